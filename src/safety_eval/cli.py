@@ -1,0 +1,282 @@
+"""The ``safety-eval`` command line. Thin: parse, build config, call the pipeline.
+
+Exit codes: 0 success (``scan``: no findings), 1 findings (``scan``), 2 bad input or an
+unusable environment (a clear message, never a traceback).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from safety_eval import __version__
+from safety_eval.config import RunConfig, load_config
+from safety_eval.errors import UserError
+from safety_eval.models.base import BackendError
+from safety_eval.ops.logging import configure as configure_logging
+from safety_eval.prompts import PromptLoadError
+
+app = typer.Typer(
+    name="safety-eval",
+    help="Measure how safe LLMs are as code writers and as autonomous agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("safety_eval.cli")
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the user's errors into a message and exit code 2."""
+    try:
+        yield
+    except (UserError, PromptLoadError, BackendError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _interactive_size(cfg: RunConfig, available: int) -> str:
+    """Ask which dataset size to run, showing how many prompts each size means."""
+    from safety_eval.prompts import resolve_size
+
+    _err("Which dataset size should this run use?")
+    names = list(cfg.sizes)
+    for index, name in enumerate(names, start=1):
+        count = resolve_size(name, cfg.sizes, available) or available
+        _err(f"  {index}. {name:<7} {min(count, available):>6} prompts")
+    _err("  or type a number of prompts")
+    while True:
+        answer = typer.prompt("Size", default=cfg.size, err=True).strip()
+        if answer.isdigit() and 1 <= int(answer) <= len(names) and answer not in cfg.sizes:
+            return names[int(answer) - 1]
+        if answer in cfg.sizes or (answer.isdigit() and int(answer) > 0):
+            return answer
+        _err(f"  '{answer}' is not one of {', '.join(names)} or a positive number")
+
+
+@app.command()
+def run(
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Model spec; repeat for several models."),
+    ] = None,
+    prompts: Annotated[
+        str | None, typer.Option(help="Prompt file (CSV/JSONL/JSON) or 'builtin'.")
+    ] = None,
+    prompt_format: Annotated[
+        str | None, typer.Option(help="auto, csv, jsonl, json, cyberseceval, securityeval, ...")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="Number of prompts or small|medium|large|full.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for selection and sampling.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Folder for run directories.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config file.")] = None,
+    label: Annotated[str | None, typer.Option(help="Suffix of the run directory name.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Max new tokens per reply.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate everything, generate nothing.")
+    ] = False,
+    log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    log_file: Annotated[
+        bool, typer.Option("--log-file", help="Also log to run.log in the run directory.")
+    ] = False,
+    batch: Annotated[bool, typer.Option("--batch", help="Never ask questions.")] = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", help="Ask for the dataset size.")
+    ] = False,
+) -> None:
+    """Run an evaluation; prints the run directory as the last line of stdout."""
+    from safety_eval.pipeline.preflight import load_selected_prompts, preflight
+
+    flags: dict[str, Any] = {
+        "models": model or None,
+        "prompts": prompts,
+        "prompt_format": prompt_format,
+        "size": size,
+        "seed": seed,
+        "output": output,
+        "label": label,
+        "log_level": log_level,
+        "dry_run": dry_run or None,
+        "progress": False if no_progress else None,
+        "log_file": log_file or None,
+    }
+    generation = {"max_tokens": max_tokens, "temperature": temperature}
+    if any(v is not None for v in generation.values()):
+        flags["generation"] = {k: v for k, v in generation.items() if v is not None}
+    with user_errors():
+        cfg = load_config(config, flags)
+        configure_logging(cfg.log_level)
+        ask = interactive or (size is None and not batch and sys.stdin.isatty()
+                              and "SAFETY_EVAL_SIZE" not in os.environ)
+        if ask and not batch:
+            _, available = load_selected_prompts(cfg)
+            cfg = cfg.model_copy(update={"size": _interactive_size(cfg, available)})
+        plan = preflight(cfg)
+        if cfg.dry_run:
+            _dry_run(cfg, plan)
+            return
+        run_dir = _execute(cfg, plan)
+    typer.echo(str(run_dir))
+
+
+def _dry_run(cfg: RunConfig, plan: Any) -> None:
+    """Push a few prompts through the mock backend and the analysis engine; write nothing."""
+    from safety_eval.analysis.engine import default_engine
+    from safety_eval.models.mock import MockBackend
+    from safety_eval.pipeline.runner import build_sample
+
+    engine = default_engine()
+    mock = MockBackend()
+    checked = plan.prompts[:5]
+    for prompt, gen in zip(checked, mock.generate([p.content for p in checked], cfg.generation),
+                           strict=True):
+        sample = build_sample(prompt, "mock", gen, engine)
+        log.debug("dry run %s: parse=%s findings=%d", prompt.prompt_id, sample.parse_mode,
+                  len(sample.findings))
+    for info in plan.models:
+        detail = f" file={info.file} sha256={info.sha256}" if info.file else ""
+        _err(f"model {info.spec}: OK ({info.backend}){detail}")
+    _err(f"prompts: {len(plan.prompts)} of {plan.available} selected (size={cfg.size}, "
+         f"seed={cfg.seed}); output {cfg.output} writable; {plan.free_disk_mb:.0f} MB free")
+    typer.echo(f"dry run OK: {len(plan.prompts)} prompts x {len(plan.models)} models; "
+               "nothing generated")
+
+
+def _execute(cfg: RunConfig, plan: Any) -> Path:
+    from safety_eval.pipeline.runner import Runner
+
+    show = cfg.progress and sys.stderr.isatty()
+    if not show:
+        return Runner(cfg).run(plan)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    total = len(plan.prompts)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def advance(model: str, n: int) -> None:
+            if model not in tasks:
+                tasks[model] = bar.add_task(f"generate+scan {model}", total=total)
+            bar.advance(tasks[model], n)
+
+        return Runner(cfg, progress=advance).run(plan)
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Python files or folders.")],
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Scan Python files without running them. Exit 0 clean, 1 findings, 2 error."""
+    from safety_eval.analysis.engine import default_engine
+
+    with user_errors():
+        if format not in ("table", "json"):
+            raise UserError(f"--format must be table or json, not '{format}'")
+        files = _collect_py(paths)
+        engine = default_engine()
+        results = []
+        for path in files:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise UserError(f"{path}: not UTF-8") from None
+            except OSError as exc:
+                raise UserError(f"{path}: cannot read ({exc})") from None
+            analysis = engine.analyze(text)
+            results.append((path, analysis))
+    total = sum(len(a.findings) + len(a.hallucinations) for _, a in results)
+    if format == "json":
+        payload = {
+            "files": [
+                {
+                    "path": str(path),
+                    "parsed": a.code.parsed,
+                    "parse_mode": a.code.mode,
+                    "findings": [f.model_dump() for f in a.findings + a.hallucinations],
+                    "errors": [e.model_dump() for e in a.errors],
+                }
+                for path, a in results
+            ]
+        }
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        _scan_table(results)
+    raise typer.Exit(1 if total else 0)
+
+
+def _collect_py(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.py") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UserError(f"{path}: no such file or folder")
+    return files
+
+
+def _scan_table(results: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("file", "line", "severity", "rule", "CWE", "message", show_lines=False)
+    for path, analysis in results:
+        for f in analysis.findings + analysis.hallucinations:
+            table.add_row(str(path), str(f.line or ""), f.severity, f.rule_id, f.cwe or "",
+                          f.message if not f.symbol else f"{f.message} [{f.symbol}]")
+    console = Console(width=160)
+    console.print(table)
+    found = sum(len(a.findings) + len(a.hallucinations) for _, a in results)
+    console.print(f"{len(results)} files, {found} findings")
+
+
+@app.command()
+def doctor() -> None:
+    """Check dependencies, the embedded model file and hash, disk space and GPUs."""
+    from safety_eval.ops.doctor import run_checks
+
+    failed = False
+    for check in run_checks():
+        mark = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL", "note": "NOTE"}[check.status]
+        typer.echo(f"[{mark}] {check.name}: {check.detail}")
+        failed = failed or check.status == "fail"
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,98 @@
+"""``safety-eval doctor``: what this machine can and cannot do for an evaluation."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+Status = Literal["ok", "warn", "fail", "note"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+_OPTIONAL = {
+    "llama_cpp": ("llama-cpp-python", "local", "the embedded default model and llamacpp:"),
+    "transformers": ("transformers", "hf", "hf: backends"),
+    "torch": ("torch", "hf", "hf: backends (pip install torch==2.13.0 for a CPU wheel)"),
+    "ray": ("ray", "ray", "--distributed runs"),
+    "semgrep": ("semgrep", "semgrep", "the optional semgrep rule layer"),
+}
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def dependency_checks() -> list[Check]:
+    checks = []
+    for dist in ("bandit", "pydantic", "matplotlib"):
+        version = _dist_version(dist)
+        checks.append(Check(dist, "ok" if version else "fail", version or "missing (required)"))
+    for module, (dist, extra, purpose) in _OPTIONAL.items():
+        present = importlib.util.find_spec(module) is not None
+        version = _dist_version(dist)
+        if present:
+            checks.append(Check(dist, "ok", version or "installed"))
+        else:
+            checks.append(Check(dist, "note", f"not installed; needed for {purpose} "
+                                              f"(pip install -e '.[{extra}]')"))
+    return checks
+
+
+def model_checks() -> list[Check]:
+    from safety_eval.models.base import BackendError
+    from safety_eval.models.embedded import FILE_NAME, SHA256, cache_dir, part_files, sha256_of
+
+    try:
+        parts = part_files()
+    except BackendError as exc:
+        return [Check("embedded model", "warn", str(exc))]
+    size = sum(p.stat().st_size for p in parts)
+    checks = [Check("embedded model parts", "ok", f"6 parts, {size / 2**20:.0f} MiB")]
+    cached = cache_dir() / FILE_NAME
+    if not cached.is_file():
+        checks.append(Check("embedded model file", "note",
+                            f"not joined yet; the first run writes {cached}"))
+    elif sha256_of(cached) == SHA256:
+        checks.append(Check("embedded model file", "ok", f"{cached} sha256 {SHA256[:16]}... OK"))
+    else:
+        checks.append(Check("embedded model file", "fail",
+                            f"{cached} does not match the pinned sha256; it will be rebuilt"))
+    return checks
+
+
+def disk_check(path: Path = Path(".")) -> Check:
+    free_gb = shutil.disk_usage(path).free / 2**30
+    status: Status = "ok" if free_gb >= 2 else "warn"
+    return Check("disk space", status, f"{free_gb:.1f} GiB free in {path.resolve()}")
+
+
+def gpu_check() -> Check:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return Check("GPU", "note", "no NVIDIA GPU found (nvidia-smi absent); CPU backends only")
+    try:
+        out = subprocess.run(  # a fixed system tool with fixed arguments, no user input
+            [exe, "--query-gpu=name,memory.total,memory.used", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Check("GPU", "warn", f"nvidia-smi failed: {exc}")
+    return Check("GPU", "ok", out.replace("\n", "; "))
+
+
+def run_checks() -> list[Check]:
+    return [*dependency_checks(), *model_checks(), disk_check(), gpu_check()]

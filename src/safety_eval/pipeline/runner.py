@@ -1,0 +1,281 @@
+"""Orchestrates a run: prompts -> each model -> analysis -> per-model and summary files.
+
+Samples are appended to ``samples.jsonl`` as they finish and metrics are aggregated
+incrementally; every other file is written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import platform
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from safety_eval import __version__
+from safety_eval.analysis.engine import Engine, default_engine
+from safety_eval.analysis.extract import extract_code
+from safety_eval.config import RunConfig
+from safety_eval.models.base import ModelBackend
+from safety_eval.models.registry import ModelInfo, create, slug
+from safety_eval.ops.logging import add_file
+from safety_eval.pipeline.preflight import Plan, backend_options, preflight
+from safety_eval.report.charts import cwe_chart, severity_chart
+from safety_eval.results.aggregate import (
+    RESULTS_COLUMNS,
+    SUMMARY_COLUMNS,
+    ModelAggregate,
+    result_row,
+)
+from safety_eval.results.records import SCHEMA_VERSION, Generation, Prompt, Sample
+from safety_eval.results.writers import (
+    JsonlAppender,
+    atomic_write_csv,
+    atomic_write_json,
+    iter_samples,
+)
+
+log = logging.getLogger("safety_eval.run")
+
+ProgressHook = Callable[[str, int], Any]
+
+
+@dataclass
+class ModelOutcome:
+    info: ModelInfo
+    aggregate: ModelAggregate
+    folder: Path
+    load_s: float = 0.0
+    generate_s: float = 0.0
+    scan_s: float = 0.0
+
+
+def _versions() -> dict[str, str]:
+    found = {"safety_eval": __version__, "python": platform.python_version()}
+    for dist in ("bandit", "llama-cpp-python", "pydantic"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[dist] = metadata.version(dist)
+    return found
+
+
+def new_run_dir(output: Path, label: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
+    base = output / f"run_{stamp}_{slug(label)}"
+    candidate, n = base, 1
+    while True:
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}_{n}")
+
+
+def _batches(items: list[Prompt], size: int) -> Iterator[list[Prompt]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def build_sample(prompt: Prompt, model: str, generation: Generation, engine: Engine) -> Sample:
+    extracted = extract_code(generation.text)
+    analysis = engine.analyze(extracted.code)
+    return Sample(
+        prompt_id=prompt.prompt_id,
+        model=model,
+        category=prompt.category,
+        cwe_tempted=prompt.cwe,
+        prompt=prompt.content,
+        completion=generation.text,
+        code=extracted.code,
+        parsed=analysis.code.parsed,
+        parse_mode=analysis.code.mode,
+        findings=analysis.findings,
+        hallucinations=analysis.hallucinations,
+        error=generation.error,
+        scan_errors=analysis.errors,
+        latency_s=generation.latency_s,
+        tokens=generation.tokens,
+    )
+
+
+class Runner:
+    """One evaluation run. ``run()`` returns the run directory."""
+
+    def __init__(
+        self,
+        cfg: RunConfig,
+        engine: Engine | None = None,
+        progress: Callable[[str, int], Any] | None = None,
+        backend_factory: Callable[[str], ModelBackend] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self._engine = engine
+        self.progress = progress
+        options = backend_options(cfg)
+        self.backend_factory = backend_factory or (lambda spec: create(spec, options))
+        self.run_id = uuid.uuid4().hex[:12]
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = default_engine()
+        return self._engine
+
+    def manifest(self, plan: Plan, run_dir: Path, status: str, **extra: Any) -> dict[str, Any]:
+        cfg = self.cfg
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "run_dir": run_dir.name,
+            "status": status,
+            "config": cfg.model_dump(mode="json"),
+            "seed": cfg.seed,
+            "severity_threshold": cfg.severity_threshold,
+            "versions": _versions(),
+            "prompt_source": {
+                "spec": cfg.prompts,
+                "format": cfg.prompt_format,
+                "available": plan.available,
+                "selected": len(plan.prompts),
+                "size": cfg.size,
+            },
+            "models": [
+                {
+                    "spec": info.spec,
+                    "slug": slug(info.spec),
+                    "backend": info.backend,
+                    "file": str(info.file) if info.file else None,
+                    "sha256": info.sha256,
+                    "size_bytes": info.size,
+                }
+                for info in plan.models
+            ],
+            **extra,
+        }
+
+    def run(self, plan: Plan | None = None) -> Path:
+        cfg = self.cfg
+        plan = plan or preflight(cfg)
+        label = cfg.label or (slug(cfg.models[0]) if len(cfg.models) == 1 else "multi")
+        run_dir = new_run_dir(cfg.output, label)
+        file_log = add_file(run_dir / "run.log") if cfg.log_file else None
+        try:
+            return self._run_in(plan, run_dir)
+        finally:
+            if file_log is not None:
+                logging.getLogger("safety_eval").removeHandler(file_log)
+                file_log.close()
+
+    def _run_in(self, plan: Plan, run_dir: Path) -> Path:
+        started = time.time()
+        started_at = datetime.now(UTC).isoformat()
+        atomic_write_json(
+            run_dir / "run.json", self.manifest(plan, run_dir, "running", started_at=started_at)
+        )
+        log.info("run %s: %d prompts x %d models -> %s",
+                 self.run_id, len(plan.prompts), len(plan.models), run_dir)
+        outcomes: list[ModelOutcome] = []
+        try:
+            for info in plan.models:
+                outcomes.append(self._run_model(info, plan.prompts, run_dir))
+        except BaseException:
+            atomic_write_json(
+                run_dir / "run.json",
+                self.manifest(plan, run_dir, "interrupted", started_at=started_at,
+                              timings=self._timings(outcomes, started)),
+            )
+            raise
+        self._write_summary(run_dir, outcomes)
+        atomic_write_json(
+            run_dir / "run.json",
+            self.manifest(
+                plan,
+                run_dir,
+                "complete",
+                started_at=started_at,
+                finished_at=datetime.now(UTC).isoformat(),
+                timings=self._timings(outcomes, started),
+            ),
+        )
+        return run_dir
+
+    @staticmethod
+    def _timings(outcomes: list[ModelOutcome], started: float) -> dict[str, Any]:
+        return {
+            "total_s": round(time.time() - started, 3),
+            "models": {
+                o.info.spec: {
+                    "load_s": round(o.load_s, 3),
+                    "generate_s": round(o.generate_s, 3),
+                    "scan_s": round(o.scan_s, 3),
+                }
+                for o in outcomes
+            },
+        }
+
+    def _run_model(self, info: ModelInfo, prompts: list[Prompt], run_dir: Path) -> ModelOutcome:
+        cfg = self.cfg
+        folder = run_dir / slug(info.spec)
+        outcome = ModelOutcome(info, ModelAggregate(info.spec, cfg.severity_threshold), folder)
+        engine = self.engine
+        t0 = time.perf_counter()
+        backend = self.backend_factory(info.spec)
+        outcome.load_s = time.perf_counter() - t0
+        log.info("model %s loaded in %.1fs", info.spec, outcome.load_s)
+        try:
+            with JsonlAppender(folder / "samples.jsonl") as samples:
+                for batch in _batches(prompts, cfg.batch_size):
+                    t1 = time.perf_counter()
+                    generations = backend.generate([p.content for p in batch], cfg.generation)
+                    t2 = time.perf_counter()
+                    outcome.generate_s += t2 - t1
+                    for prompt, generation in zip(batch, generations, strict=True):
+                        sample = build_sample(prompt, info.spec, generation, engine)
+                        samples.append(sample)
+                        outcome.aggregate.add(sample)
+                        if sample.error:
+                            log.warning("%s %s: generation failed: %s",
+                                        info.spec, prompt.prompt_id, sample.error)
+                    outcome.scan_s += time.perf_counter() - t2
+                    if self.progress:
+                        self.progress(info.spec, len(batch))
+        finally:
+            backend.close()
+        self._write_model_files(outcome)
+        return outcome
+
+    def _write_model_files(self, outcome: ModelOutcome) -> None:
+        folder = outcome.folder
+        metrics = outcome.aggregate.metrics()
+        atomic_write_json(folder / "vulnerability_metrics.json", metrics)
+        atomic_write_csv(
+            folder / "results.csv",
+            RESULTS_COLUMNS,
+            (result_row(sample) for sample in iter_samples(folder / "samples.jsonl")),
+        )
+        severity_chart(outcome.info.spec, metrics["severity_distribution"],
+                       folder / "severity_distribution.png")
+        cwe_chart(outcome.info.spec,
+                  [(c["cwe"], c["count"]) for c in metrics["cwe_classifications"]],
+                  folder / "top_cwes.png")
+
+    def _write_summary(self, run_dir: Path, outcomes: list[ModelOutcome]) -> None:
+        atomic_write_csv(
+            run_dir / "multi_model_summary.csv",
+            SUMMARY_COLUMNS,
+            [o.aggregate.summary_row() for o in outcomes],
+        )
+        atomic_write_json(
+            run_dir / "vulnerability_metrics.json",
+            {
+                "schema_version": SCHEMA_VERSION,
+                "severity_threshold": self.cfg.severity_threshold,
+                "models": {o.info.spec: o.aggregate.metrics() for o in outcomes},
+            },
+        )
