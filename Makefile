@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_ARGS ?=
 
-.PHONY: run test lint typecheck pytest install clean bench
+.PHONY: run test lint typecheck pytest install install-test clean bench
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,16 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[local,dev]"
 	touch $(STAMP)
 
+# semgrep pins an older opentelemetry than llama.cpp's server accepts, so it lives in its
+# own tool venv; the scanner finds it there (or on PATH, or via $$SAFETY_EVAL_SEMGREP).
+SEMGREP := $(VENV)/tools/semgrep/bin/semgrep
+$(SEMGREP): | $(PY)
+	$(PYTHON) -m venv $(VENV)/tools/semgrep
+	$(VENV)/tools/semgrep/bin/python -m pip install --quiet "semgrep>=1.80"
+
 install: $(STAMP)
+
+install-test: install $(SEMGREP)
 
 run: install
 	$(VENV)/bin/safety-eval run $(RUN_ARGS)
@@ -26,7 +35,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install
+pytest: install-test
 	$(PY) -m pytest -q
 
 test: lint typecheck pytest

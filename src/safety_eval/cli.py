@@ -214,8 +214,8 @@ def scan(
             "files": [
                 {
                     "path": str(path),
-                    "parsed": a.code.parsed,
-                    "parse_mode": a.code.mode,
+                    "parsed": a.parsed,
+                    "parse_mode": a.mode,
                     "findings": [f.model_dump() for f in a.findings + a.hallucinations],
                     "errors": [e.model_dump() for e in a.errors],
                 }

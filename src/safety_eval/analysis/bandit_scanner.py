@@ -32,16 +32,18 @@ class BanditScanner:
         self._manager: Any = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True)
 
     def scan(self, code: ParsedCode) -> ScanOutput:
-        """Scan ``code.text`` (bandit needs a parseable module; fragments are skipped)."""
+        """Scan the code; for a recovered fragment, the repaired text (same line numbers).
+        Text that does not parse at all is left to the text rules."""
         out = ScanOutput()
-        if not code.parsed:
+        source = code.parseable_text
+        if source is None:
             return out
         manager = self._manager
         manager.results = []
         manager.scores = []
         manager.skipped = []
         files = [_FNAME]
-        manager._parse_file(_FNAME, io.BytesIO(code.text.encode("utf-8")), files)
+        manager._parse_file(_FNAME, io.BytesIO(source.encode("utf-8")), files)
         if manager.skipped:
             reason = "; ".join(str(why) for _, why in manager.skipped)
             out.errors.append(ScanError(source="bandit", message=reason))

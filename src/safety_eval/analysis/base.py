@@ -25,6 +25,16 @@ class ParsedCode:
     text: str
     tree: ast.Module | None
     mode: ParseMode
+    repaired: str | None = None
+    """For ``recovered`` code: the repaired text the tree was parsed from, with the same
+    line numbering as ``text`` (what a tool that needs parseable source should read)."""
+
+    @property
+    def parseable_text(self) -> str | None:
+        """Source that parses (``text`` or ``repaired``), or None for ``text-only``."""
+        if self.tree is None:
+            return None
+        return self.repaired if self.repaired is not None else self.text
 
     @property
     def parsed(self) -> bool:

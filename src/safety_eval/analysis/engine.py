@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from safety_eval.analysis.base import ParsedCode, Scanner
+from safety_eval.analysis.base import ParsedCode, ScanOutput, Scanner
 from safety_eval.analysis.parse import parse_code
-from safety_eval.results.records import SEVERITY_ORDER, Finding, ScanError
+from safety_eval.results.records import SEVERITY_ORDER, Finding, ParseMode, ScanError
 
 _CONFIDENCE_ORDER = {"low": 1, "medium": 2, "high": 3}
 # Our own rule pack explains its findings with a fix hint: prefer its wording on a merge.
@@ -21,10 +21,16 @@ _TOOL_PREFERENCE = {"safety-eval": 0, "hallucination": 1, "bandit": 2, "semgrep"
 
 @dataclass
 class Analysis:
-    code: ParsedCode
+    """What the engine found in one piece of code (picklable: no syntax tree)."""
+
+    mode: ParseMode
     findings: list[Finding] = field(default_factory=list)
     hallucinations: list[Finding] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
+
+    @property
+    def parsed(self) -> bool:
+        return self.mode != "text-only"
 
 
 def _tool_id(finding: Finding) -> str:
@@ -57,31 +63,54 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
 
 
 class Engine:
-    """Runs a fixed list of scanners over code; build it once and reuse it."""
+    """Runs a fixed list of scanners over code; build it once and reuse it.
+
+    A scanner with a ``scan_many(list[ParsedCode]) -> list[ScanOutput]`` method (semgrep,
+    which is costly to start) gets the whole batch in one call.
+    """
 
     def __init__(self, scanners: Sequence[Scanner]) -> None:
         self.scanners = list(scanners)
 
     def analyze(self, code: str) -> Analysis:
-        parsed = parse_code(code)
-        analysis = Analysis(code=parsed)
-        raw: list[Finding] = []
+        return self.analyze_many([code])[0]
+
+    def analyze_many(self, codes: Sequence[str]) -> list[Analysis]:
+        parsed = [parse_code(code) for code in codes]
+        analyses = [Analysis(mode=p.mode) for p in parsed]
+        raw: list[list[Finding]] = [[] for _ in codes]
         for scanner in self.scanners:
-            try:
-                out = scanner.scan(parsed)
-            except Exception as exc:  # isolation: a broken scanner never sinks the sample
-                analysis.errors.append(
-                    ScanError(source=scanner.name, message=f"{type(exc).__name__}: {exc}")
-                )
-                continue
-            raw.extend(out.findings)
-            analysis.errors.extend(out.errors)
-        for finding in merge_findings(raw):
-            if finding.category == "hallucination":
-                analysis.hallucinations.append(finding)
+            batch = getattr(scanner, "scan_many", None)
+            if batch is not None:
+                try:
+                    outputs: list[ScanOutput | BaseException] = list(batch(parsed))
+                except Exception as exc:
+                    outputs = [exc] * len(parsed)
             else:
-                analysis.findings.append(finding)
-        return analysis
+                outputs = [_scan_one(scanner, p) for p in parsed]
+            for analysis, found, out in zip(analyses, raw, outputs, strict=True):
+                if isinstance(out, BaseException):
+                    analysis.errors.append(
+                        ScanError(source=scanner.name, message=f"{type(out).__name__}: {out}")
+                    )
+                    continue
+                found.extend(out.findings)
+                analysis.errors.extend(out.errors)
+        for analysis, found in zip(analyses, raw, strict=True):
+            for finding in merge_findings(found):
+                if finding.category == "hallucination":
+                    analysis.hallucinations.append(finding)
+                else:
+                    analysis.findings.append(finding)
+        return analyses
+
+
+def _scan_one(scanner: Scanner, code: ParsedCode) -> ScanOutput | BaseException:
+    """Isolation: a scanner that raises never sinks the sample or the other scanners."""
+    try:
+        return scanner.scan(code)
+    except Exception as exc:
+        return exc
 
 
 def default_engine() -> Engine:

@@ -38,6 +38,9 @@ class ModelBackend(Protocol):
     template and the system prompt) and returns one Generation per prompt, in
     order. A failure for one prompt is a Generation with ``error`` set, not an
     exception; an exception means the whole backend is unusable.
+
+    A backend may set ``max_batch`` (an int) to cap the batches the runner sends it;
+    sequential backends set 1 so each sample is written as soon as it exists.
     """
 
     name: str

@@ -35,6 +35,8 @@ def import_llama() -> Any:
 class LlamaCppBackend:
     """Runs a GGUF model in-process with llama-cpp-python, one prompt at a time."""
 
+    max_batch = 1
+
     def __init__(
         self,
         path: Path,

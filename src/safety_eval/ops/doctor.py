@@ -25,7 +25,6 @@ _OPTIONAL = {
     "transformers": ("transformers", "hf", "hf: backends"),
     "torch": ("torch", "hf", "hf: backends (pip install torch==2.13.0 for a CPU wheel)"),
     "ray": ("ray", "ray", "--distributed runs"),
-    "semgrep": ("semgrep", "semgrep", "the optional semgrep rule layer"),
 }
 
 
@@ -49,7 +48,18 @@ def dependency_checks() -> list[Check]:
         else:
             checks.append(Check(dist, "note", f"not installed; needed for {purpose} "
                                               f"(pip install -e '.[{extra}]')"))
+    checks.append(semgrep_check())
     return checks
+
+
+def semgrep_check() -> Check:
+    from safety_eval.analysis.semgrep_scanner import find_semgrep
+
+    found = find_semgrep()
+    if found is None:
+        return Check("semgrep", "note", "not installed; the optional semgrep layer is off "
+                                        "(pip install -e '.[semgrep]')")
+    return Check("semgrep", "ok", str(found))
 
 
 def model_checks() -> list[Check]:

@@ -93,8 +93,8 @@ def build_sample(prompt: Prompt, model: str, generation: Generation, engine: Eng
         prompt=prompt.content,
         completion=generation.text,
         code=extracted.code,
-        parsed=analysis.code.parsed,
-        parse_mode=analysis.code.mode,
+        parsed=analysis.parsed,
+        parse_mode=analysis.mode,
         findings=analysis.findings,
         hallucinations=analysis.hallucinations,
         error=generation.error,
@@ -230,7 +230,10 @@ class Runner:
         log.info("model %s loaded in %.1fs", info.spec, outcome.load_s)
         try:
             with JsonlAppender(folder / "samples.jsonl") as samples:
-                for batch in _batches(prompts, cfg.batch_size):
+                # A backend that generates one prompt at a time gets batches of one, so a
+                # crash never loses more than the sample in flight.
+                batch_size = min(cfg.batch_size, getattr(backend, "max_batch", cfg.batch_size))
+                for batch in _batches(prompts, batch_size):
                     t1 = time.perf_counter()
                     generations = backend.generate([p.content for p in batch], cfg.generation)
                     t2 = time.perf_counter()
