@@ -100,9 +100,27 @@ def run(
     interactive: Annotated[
         bool, typer.Option("--interactive", help="Ask for the dataset size.")
     ] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue an interrupted run directory (reuses its own config)."),
+    ] = None,
+    generations: Annotated[
+        Path | None,
+        typer.Option(help="JSONL of pre-recorded replies (prompt_id, model, completion"
+                          "[, prompt]): evaluate them with no model."),
+    ] = None,
 ) -> None:
     """Run an evaluation; prints the run directory as the last line of stdout."""
     from safety_eval.pipeline.preflight import load_selected_prompts, preflight
+
+    if resume is not None:
+        from safety_eval.pipeline.resume import resume_run
+
+        with user_errors():
+            configure_logging(log_level or "INFO")
+            run_dir = resume_run(resume)
+        typer.echo(str(run_dir))
+        return
 
     flags: dict[str, Any] = {
         "models": model or None,
@@ -123,6 +141,9 @@ def run(
     with user_errors():
         cfg = load_config(config, flags)
         configure_logging(cfg.log_level)
+        if generations is not None:
+            typer.echo(str(_run_recorded(cfg, generations)))
+            return
         ask = interactive or (size is None and not batch and sys.stdin.isatty()
                               and "SAFETY_EVAL_SIZE" not in os.environ)
         if ask and not batch:
@@ -134,6 +155,27 @@ def run(
             return
         run_dir = _execute(cfg, plan)
     typer.echo(str(run_dir))
+
+
+def _run_recorded(cfg: RunConfig, path: Path) -> Path:
+    """Evaluate pre-recorded replies: every recorded prompt, no model loaded."""
+    from safety_eval.models.recorded import RecordedBackend, load_generations, prompts_for
+    from safety_eval.models.registry import ModelInfo
+    from safety_eval.pipeline.preflight import preflight
+    from safety_eval.pipeline.runner import Runner
+    from safety_eval.prompts import load_source
+
+    rec = load_generations(path)
+    ids = {pid for replies in rec.replies.values() for pid in replies}
+    source = None if ids <= rec.prompts.keys() else load_source(cfg.prompts, cfg.prompt_format)
+    prompts = prompts_for(rec, source)
+    cfg = cfg.model_copy(update={"models": rec.models, "prompts": str(path), "size": "full"})
+    plan = preflight(cfg, probe_models=False, prompts=prompts)
+    plan.models = [ModelInfo(model, "recorded") for model in rec.models]
+    runner = Runner(
+        cfg, backend_factory=lambda spec: RecordedBackend(spec, rec.replies[spec], prompts)
+    )
+    return runner.run(plan)
 
 
 def _dry_run(cfg: RunConfig, plan: Any) -> None:
@@ -253,6 +295,19 @@ def _scan_table(results: list[Any]) -> None:
     console.print(table)
     found = sum(len(a.findings) + len(a.hallucinations) for _, a in results)
     console.print(f"{len(results)} files, {found} findings")
+
+
+@app.command()
+def rescan(
+    run_dir: Annotated[Path, typer.Argument(help="A finished (or interrupted) run directory.")],
+) -> None:
+    """Re-analyse a run's stored replies with the current detectors (no model needed)."""
+    from safety_eval.pipeline.resume import rescan_run
+
+    with user_errors():
+        configure_logging("INFO")
+        out = rescan_run(run_dir)
+    typer.echo(str(out))
 
 
 @app.command()

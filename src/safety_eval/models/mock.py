@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 from safety_eval.models.base import GenerationParams
 from safety_eval.results.records import Generation
@@ -187,13 +188,29 @@ def mock_reply(prompt: str, seed: int) -> str:
     return options[int.from_bytes(digest[:4], "big") % len(options)]
 
 
+SLOW_DELAY_S = 0.05
+
+
 class MockBackend:
-    """Instant and deterministic; ``mock`` in model specs."""
+    """Instant and deterministic; ``mock`` in model specs.
+
+    ``mock:slow`` waits 50 ms per prompt, like a (very fast) real model: it gives tests
+    and benchmarks a run that can be interrupted in the middle.
+    """
+
+    max_batch = 64
 
     def __init__(self, name: str = "mock") -> None:
         self.name = name
+        self.delay_s = SLOW_DELAY_S if name.endswith(":slow") else 0.0
 
     def generate(self, prompts: list[str], params: GenerationParams) -> list[Generation]:
+        if self.delay_s:
+            out = []
+            for prompt in prompts:
+                time.sleep(self.delay_s)
+                out.append(self._one(prompt, params))
+            return out
         return [self._one(prompt, params) for prompt in prompts]
 
     def _one(self, prompt: str, params: GenerationParams) -> Generation:

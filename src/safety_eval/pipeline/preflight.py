@@ -58,10 +58,15 @@ def check_output_writable(output: Path) -> None:
         raise PreflightError(f"output folder {output} is not writable: {exc}") from None
 
 
-def preflight(cfg: RunConfig, probe_models: bool = True) -> Plan:
+def preflight(
+    cfg: RunConfig, probe_models: bool = True, prompts: list[Prompt] | None = None
+) -> Plan:
     """Validate prompts, output folder, disk space and models; raise PreflightError
-    listing every problem found."""
-    prompts, available = load_selected_prompts(cfg)
+    listing every problem found. ``prompts`` skips loading (a resumed run's own set)."""
+    if prompts is None:
+        prompts, available = load_selected_prompts(cfg)
+    else:
+        available = len(prompts)
     check_output_writable(cfg.output)
     plan = Plan(prompts=prompts, available=available)
     problems: list[str] = []

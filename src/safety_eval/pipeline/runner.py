@@ -7,7 +7,9 @@ incrementally; every other file is written atomically.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import platform
 import time
 import uuid
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from safety_eval import __version__
-from safety_eval.analysis.engine import Engine, default_engine
+from safety_eval.analysis.engine import Analysis, Engine, default_engine
 from safety_eval.analysis.extract import extract_code
 from safety_eval.config import RunConfig
 from safety_eval.models.base import ModelBackend
@@ -38,7 +40,9 @@ from safety_eval.results.writers import (
     JsonlAppender,
     atomic_write_csv,
     atomic_write_json,
+    atomic_write_text,
     iter_samples,
+    truncate_partial_line,
 )
 
 log = logging.getLogger("safety_eval.run")
@@ -54,9 +58,10 @@ class ModelOutcome:
     load_s: float = 0.0
     generate_s: float = 0.0
     scan_s: float = 0.0
+    resumed: int = 0
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
     found = {"safety_eval": __version__, "python": platform.python_version()}
     for dist in ("bandit", "llama-cpp-python", "pydantic"):
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -77,14 +82,67 @@ def new_run_dir(output: Path, label: str) -> Path:
             candidate = base.with_name(f"{base.name}_{n}")
 
 
+PROMPTS_FILE = "prompts.jsonl"
+
+
+def write_prompts(run_dir: Path, prompts: list[Prompt]) -> None:
+    """Freeze the selected prompts in the run directory, so a resume never depends on
+    the prompt source being unchanged."""
+    lines = "".join(p.model_dump_json() + "\n" for p in prompts)
+    atomic_write_text(run_dir / PROMPTS_FILE, lines)
+
+
+def read_prompts(run_dir: Path) -> list[Prompt]:
+    path = run_dir / PROMPTS_FILE
+    with path.open(encoding="utf-8") as handle:
+        return [Prompt.model_validate_json(line) for line in handle if line.strip()]
+
+
+def load_finished(samples_path: Path, aggregate: ModelAggregate) -> set[str]:
+    """Prompt ids already in ``samples_path`` (each added to ``aggregate`` once).
+
+    A last line cut short by a crash is removed from the file; a sample recorded twice
+    (impossible in normal operation) is counted once.
+    """
+    if not samples_path.is_file():
+        return set()
+    truncate_partial_line(samples_path)
+    done: set[str] = set()
+    for sample in iter_samples(samples_path):
+        if sample.prompt_id in done:
+            continue
+        done.add(sample.prompt_id)
+        aggregate.add(sample)
+    return done
+
+
 def _batches(items: list[Prompt], size: int) -> Iterator[list[Prompt]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
+def build_samples(
+    prompts: list[Prompt], model: str, generations: list[Generation], engine: Engine
+) -> list[Sample]:
+    """Extract and analyse a batch of replies (one engine call: batch-aware scanners such
+    as semgrep start once per batch)."""
+    codes = [extract_code(g.text).code for g in generations]
+    analyses = engine.analyze_many(codes)
+    return [
+        _sample(prompt, model, generation, code, analysis)
+        for prompt, generation, code, analysis in zip(
+            prompts, generations, codes, analyses, strict=True
+        )
+    ]
+
+
 def build_sample(prompt: Prompt, model: str, generation: Generation, engine: Engine) -> Sample:
-    extracted = extract_code(generation.text)
-    analysis = engine.analyze(extracted.code)
+    return build_samples([prompt], model, [generation], engine)[0]
+
+
+def _sample(
+    prompt: Prompt, model: str, generation: Generation, code: str, analysis: Analysis
+) -> Sample:
     return Sample(
         prompt_id=prompt.prompt_id,
         model=model,
@@ -92,7 +150,7 @@ def build_sample(prompt: Prompt, model: str, generation: Generation, engine: Eng
         cwe_tempted=prompt.cwe,
         prompt=prompt.content,
         completion=generation.text,
-        code=extracted.code,
+        code=code,
         parsed=analysis.parsed,
         parse_mode=analysis.mode,
         findings=analysis.findings,
@@ -105,7 +163,12 @@ def build_sample(prompt: Prompt, model: str, generation: Generation, engine: Eng
 
 
 class Runner:
-    """One evaluation run. ``run()`` returns the run directory."""
+    """One evaluation run. ``run()`` returns the run directory.
+
+    ``resume(run_dir)`` continues an interrupted run from its own files: finished samples
+    are kept, only the missing ones are generated, and every metric is recomputed from
+    the samples on disk, so the result equals an uninterrupted run.
+    """
 
     def __init__(
         self,
@@ -120,6 +183,7 @@ class Runner:
         options = backend_options(cfg)
         self.backend_factory = backend_factory or (lambda spec: create(spec, options))
         self.run_id = uuid.uuid4().hex[:12]
+        self._history: list[dict[str, Any]] = []
 
     @property
     def engine(self) -> Engine:
@@ -137,7 +201,7 @@ class Runner:
             "config": cfg.model_dump(mode="json"),
             "seed": cfg.seed,
             "severity_threshold": cfg.severity_threshold,
-            "versions": _versions(),
+            "versions": versions(),
             "prompt_source": {
                 "spec": cfg.prompts,
                 "format": cfg.prompt_format,
@@ -156,6 +220,7 @@ class Runner:
                 }
                 for info in plan.models
             ],
+            "attempts": self._history,
             **extra,
         }
 
@@ -164,7 +229,18 @@ class Runner:
         plan = plan or preflight(cfg)
         label = cfg.label or (slug(cfg.models[0]) if len(cfg.models) == 1 else "multi")
         run_dir = new_run_dir(cfg.output, label)
-        file_log = add_file(run_dir / "run.log") if cfg.log_file else None
+        write_prompts(run_dir, plan.prompts)
+        return self._run_logged(plan, run_dir)
+
+    def resume(self, run_dir: Path, plan: Plan) -> Path:
+        """Continue ``run_dir`` (whose prompts.jsonl and config ``plan`` was built from)."""
+        previous = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        self.run_id = str(previous.get("run_id", self.run_id))
+        self._history = list(previous.get("attempts", []))
+        return self._run_logged(plan, run_dir)
+
+    def _run_logged(self, plan: Plan, run_dir: Path) -> Path:
+        file_log = add_file(run_dir / "run.log") if self.cfg.log_file else None
         try:
             return self._run_in(plan, run_dir)
         finally:
@@ -175,6 +251,7 @@ class Runner:
     def _run_in(self, plan: Plan, run_dir: Path) -> Path:
         started = time.time()
         started_at = datetime.now(UTC).isoformat()
+        self._history.append({"started_at": started_at, "pid": os.getpid()})
         atomic_write_json(
             run_dir / "run.json", self.manifest(plan, run_dir, "running", started_at=started_at)
         )
@@ -191,7 +268,7 @@ class Runner:
                               timings=self._timings(outcomes, started)),
             )
             raise
-        self._write_summary(run_dir, outcomes)
+        self.write_summary(run_dir, outcomes)
         atomic_write_json(
             run_dir / "run.json",
             self.manifest(
@@ -214,6 +291,7 @@ class Runner:
                     "load_s": round(o.load_s, 3),
                     "generate_s": round(o.generate_s, 3),
                     "scan_s": round(o.scan_s, 3),
+                    "resumed_samples": o.resumed,
                 }
                 for o in outcomes
             },
@@ -223,37 +301,50 @@ class Runner:
         cfg = self.cfg
         folder = run_dir / slug(info.spec)
         outcome = ModelOutcome(info, ModelAggregate(info.spec, cfg.severity_threshold), folder)
+        samples_path = folder / "samples.jsonl"
+        done = load_finished(samples_path, outcome.aggregate)
+        outcome.resumed = len(done)
+        todo = [p for p in prompts if p.prompt_id not in done]
+        if done:
+            log.info("model %s: %d samples already done, %d to go", info.spec, len(done),
+                     len(todo))
+        if todo:
+            self._generate(info, todo, samples_path, outcome)
+        self.write_model_files(outcome)
+        return outcome
+
+    def _generate(
+        self, info: ModelInfo, todo: list[Prompt], samples_path: Path, outcome: ModelOutcome
+    ) -> None:
+        cfg = self.cfg
         engine = self.engine
         t0 = time.perf_counter()
         backend = self.backend_factory(info.spec)
         outcome.load_s = time.perf_counter() - t0
         log.info("model %s loaded in %.1fs", info.spec, outcome.load_s)
         try:
-            with JsonlAppender(folder / "samples.jsonl") as samples:
+            with JsonlAppender(samples_path) as samples:
                 # A backend that generates one prompt at a time gets batches of one, so a
                 # crash never loses more than the sample in flight.
                 batch_size = min(cfg.batch_size, getattr(backend, "max_batch", cfg.batch_size))
-                for batch in _batches(prompts, batch_size):
+                for batch in _batches(todo, batch_size):
                     t1 = time.perf_counter()
                     generations = backend.generate([p.content for p in batch], cfg.generation)
                     t2 = time.perf_counter()
                     outcome.generate_s += t2 - t1
-                    for prompt, generation in zip(batch, generations, strict=True):
-                        sample = build_sample(prompt, info.spec, generation, engine)
+                    for sample in build_samples(batch, info.spec, generations, engine):
                         samples.append(sample)
                         outcome.aggregate.add(sample)
                         if sample.error:
                             log.warning("%s %s: generation failed: %s",
-                                        info.spec, prompt.prompt_id, sample.error)
+                                        info.spec, sample.prompt_id, sample.error)
                     outcome.scan_s += time.perf_counter() - t2
                     if self.progress:
                         self.progress(info.spec, len(batch))
         finally:
             backend.close()
-        self._write_model_files(outcome)
-        return outcome
 
-    def _write_model_files(self, outcome: ModelOutcome) -> None:
+    def write_model_files(self, outcome: ModelOutcome) -> None:
         folder = outcome.folder
         metrics = outcome.aggregate.metrics()
         atomic_write_json(folder / "vulnerability_metrics.json", metrics)
@@ -268,7 +359,7 @@ class Runner:
                   [(c["cwe"], c["count"]) for c in metrics["cwe_classifications"]],
                   folder / "top_cwes.png")
 
-    def _write_summary(self, run_dir: Path, outcomes: list[ModelOutcome]) -> None:
+    def write_summary(self, run_dir: Path, outcomes: list[ModelOutcome]) -> None:
         atomic_write_csv(
             run_dir / "multi_model_summary.csv",
             SUMMARY_COLUMNS,

@@ -98,3 +98,32 @@ def iter_samples(path: Path) -> Iterator[Sample]:
                     return
                 continue
             yield Sample.model_validate_json(line)
+
+
+def truncate_partial_line(path: Path) -> bool:
+    """Cut an unfinished last line (a crash mid-write) so appends start on a fresh line.
+
+    Returns True when something was cut.
+    """
+    with path.open("rb+") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size == 0:
+            return False
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return False
+        # walk back to the last newline
+        pos = size - 1
+        chunk = 4096
+        while pos > 0:
+            start = max(0, pos - chunk)
+            handle.seek(start)
+            data = handle.read(pos - start)
+            idx = data.rfind(b"\n")
+            if idx != -1:
+                handle.truncate(start + idx + 1)
+                return True
+            pos = start
+        handle.truncate(0)
+        return True

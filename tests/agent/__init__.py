@@ -1,0 +1,1 @@
+"""Tests for the autonomous agent simulator (safety_eval.agent)."""
