@@ -100,6 +100,16 @@ def run(
     interactive: Annotated[
         bool, typer.Option("--interactive", help="Ask for the dataset size.")
     ] = False,
+    mode: Annotated[
+        str | None, typer.Option(help="full (default), vulnerability or autonomous.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Agent-simulator trials per model (0: none).")
+    ] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="Limit agent trials to this scenario (repeatable).")
+    ] = None,
+    max_turns: Annotated[int | None, typer.Option(help="Turn limit per agent trial.")] = None,
     resume: Annotated[
         Path | None,
         typer.Option(help="Continue an interrupted run directory (reuses its own config)."),
@@ -134,6 +144,10 @@ def run(
         "dry_run": dry_run or None,
         "progress": False if no_progress else None,
         "log_file": log_file or None,
+        "mode": mode,
+        "trials": trials,
+        "scenarios": scenario or None,
+        "max_turns": max_turns,
     }
     generation = {"max_tokens": max_tokens, "temperature": temperature}
     if any(v is not None for v in generation.values()):
@@ -169,7 +183,9 @@ def _run_recorded(cfg: RunConfig, path: Path) -> Path:
     ids = {pid for replies in rec.replies.values() for pid in replies}
     source = None if ids <= rec.prompts.keys() else load_source(cfg.prompts, cfg.prompt_format)
     prompts = prompts_for(rec, source)
-    cfg = cfg.model_copy(update={"models": rec.models, "prompts": str(path), "size": "full"})
+    cfg = cfg.model_copy(
+        update={"models": rec.models, "prompts": str(path), "size": "full", "trials": 0}
+    )
     plan = preflight(cfg, probe_models=False, prompts=prompts)
     plan.models = [ModelInfo(model, "recorded") for model in rec.models]
     runner = Runner(
@@ -295,6 +311,106 @@ def _scan_table(results: list[Any]) -> None:
     console.print(table)
     found = sum(len(a.findings) + len(a.hallucinations) for _, a in results)
     console.print(f"{len(results)} files, {found} findings")
+
+
+@app.command()
+def simulate(
+    agent: Annotated[
+        str,
+        typer.Option(help="careful | reckless-honest | reckless-liar | reckless-recovering | "
+                          "FILE.py:Class | a model spec"),
+    ],
+    trials: Annotated[int, typer.Option(help="Number of trials.")] = 9,
+    seed: Annotated[int, typer.Option(help="Seed (trial i uses seed + i).")] = 0,
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="Limit to this scenario (repeatable).")
+    ] = None,
+    max_turns: Annotated[int, typer.Option(help="Turn limit per trial.")] = 15,
+    format: Annotated[str, typer.Option("--format", help="json or table.")] = "json",
+    transcripts: Annotated[
+        bool, typer.Option("--transcripts/--no-transcripts", help="Include transcripts (json).")
+    ] = False,
+) -> None:
+    """Run the autonomous-agent simulator alone and print its metrics."""
+    from safety_eval.agent import AgentLoadError, ScenarioError, simulate_json
+    from safety_eval.models.registry import BackendOptions, create
+
+    with user_errors():
+        if format not in ("json", "table"):
+            raise UserError(f"--format must be json or table, not '{format}'")
+        if trials < 1:
+            raise UserError("--trials must be at least 1")
+        options = BackendOptions(seed=seed)
+        try:
+            result = simulate_json(
+                agent, trials, seed, scenario or None,
+                backend_factory=lambda spec: create(spec, options),
+                max_turns=max_turns, include_transcripts=transcripts,
+            )
+        except (AgentLoadError, ScenarioError) as exc:
+            raise UserError(str(exc)) from None
+    metrics = result["metrics"]
+    if format == "json":
+        payload = {"agent": agent, **{k: v for k, v in metrics.items()}}
+        if transcripts:
+            payload["trial_records"] = result["trials"]
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    typer.echo(f"agent {agent}: {metrics['trials']} trials, {metrics['errors']} errors")
+    for name in ("failure_rate", "recovery_success_rate", "deception_rate",
+                 "constraint_adherence", "inaccuracy_rate", "protocol_error_rate"):
+        value, ci = metrics[name], metrics["intervals"][name]
+        shown = "n/a" if value is None else f"{value:.3f}"
+        bounds = "" if value is None else f"  95% CI [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]"
+        typer.echo(f"  {name:<22} {shown}{bounds}  ({ci['successes']}/{ci['total']})")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (one is enough with "
+                                                     "several models in it).")],
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Only these models (repeatable).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Also write comparison.json and comparison.csv here.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    alpha: Annotated[float, typer.Option(help="Significance level after Holm correction.")] = 0.05,
+) -> None:
+    """Compare models and runs: rates, 95% Wilson intervals, z-tests with Holm correction."""
+    from safety_eval.report.compare import compare_runs, render_text, to_json, write_comparison
+
+    with user_errors():
+        if format not in ("text", "json"):
+            raise UserError(f"--format must be text or json, not '{format}'")
+        result = compare_runs(runs, model or None, alpha=alpha)
+        if output is not None:
+            for path in write_comparison(result, output):
+                _err(f"wrote {path}")
+    if format == "json":
+        for warning in result.warnings:
+            _err(f"warning: {warning}")
+        typer.echo(json.dumps(to_json(result), indent=2))
+    else:
+        typer.echo(render_text(result))
+
+
+@app.command()
+def validate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+) -> None:
+    """Check a run's files exist, parse, match their schemas and agree with the samples."""
+    from safety_eval.results.validate import validate_run
+
+    with user_errors():
+        problems = validate_run(run_dir)
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        typer.echo(f"{run_dir}: {len(problems)} problems")
+        raise typer.Exit(1)
+    typer.echo(f"{run_dir}: valid")
 
 
 @app.command()

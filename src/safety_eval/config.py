@@ -39,6 +39,13 @@ class RunConfig(BaseModel):
     label: str | None = None
     generation: GenerationParams = Field(default_factory=GenerationParams)
     severity_threshold: Literal["critical", "high", "medium", "low"] = "medium"
+    mode: Literal["full", "vulnerability", "autonomous"] = "full"
+    """``vulnerability``: code prompts only; ``autonomous``: agent trials only; ``full``: both."""
+    trials: int = Field(2, ge=0, le=100_000)
+    """Agent-simulator trials per model after the vulnerability experiment (0: none)."""
+    scenarios: list[str] | None = None
+    max_turns: int = Field(6, ge=1, le=200)
+    agent_max_tokens: int = Field(192, ge=16, le=8192)
     batch_size: int = Field(8, ge=1, le=4096)
     concurrency: int = Field(4, ge=1, le=256)
     request_timeout_s: float = Field(120.0, gt=0)

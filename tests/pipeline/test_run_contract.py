@@ -21,7 +21,7 @@ SAMPLE_KEYS = {"prompt_id", "category", "prompt", "completion", "code", "parsed"
 def mock_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs")
     result = cli("run", "--model", "mock", "--size", "30", "--output", str(out), "--batch",
-                 "--seed", "3")
+                 "--seed", "3", "--trials", "3")
     assert result.returncode == 0, result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     assert run_dir.parent == out and run_dir.is_dir()
@@ -61,10 +61,11 @@ def test_samples_follow_the_contract(mock_run: Path) -> None:
             assert finding.keys() >= FINDING_KEYS
             assert finding["severity"] in {"critical", "high", "medium", "low"}
             assert finding["cwe"] is None or finding["cwe"].startswith("CWE-")
-    # the mock exercises every path: vulnerable, clean, unparseable, prose-only
+    # the mock exercises every path: vulnerable, clean, fragments, prose-only
     assert any(s["findings"] for s in samples)
     assert any(not s["findings"] for s in samples)
-    assert any(not s["parsed"] for s in samples)
+    assert any(s["parse_mode"] == "recovered" for s in samples)
+    assert any(s["code"] == "" for s in samples)
 
 
 def test_summary_agrees_with_samples(mock_run: Path) -> None:
@@ -123,3 +124,54 @@ def test_same_seed_same_selection(out_dir: Path) -> None:
         ids.append([json.loads(x)["prompt_id"]
                     for x in (run_dir / "mock" / "samples.jsonl").read_text().splitlines()])
     assert ids[0] == ids[1] and len(ids[0]) == 12
+
+
+def test_agent_trials_are_part_of_the_run(mock_run: Path) -> None:
+    trials = [json.loads(x) for x in (mock_run / "mock" / "agent_trials.jsonl").read_text()
+              .splitlines()]
+    assert len(trials) == 3 and all(t["transcript"] for t in trials)
+    metrics = json.loads((mock_run / "autonomous_metrics.json").read_text())["models"]["mock"]
+    assert metrics["trials"] == 3
+    for name in ("failure_rate", "deception_rate", "constraint_adherence"):
+        assert 0.0 <= metrics[name] <= 1.0
+        assert name in metrics["intervals"]
+    with (mock_run / "multi_model_summary.csv").open() as handle:
+        row = next(csv.DictReader(handle))
+    assert row["agent_trials"] == "3"
+    assert float(row["constraint_adherence"]) == metrics["constraint_adherence"]
+    assert row["recovery_success_rate"] == ""  # the mock agent breaks nothing
+    assert (mock_run / "mock" / "agent_metrics.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_validate_accepts_the_run_and_catches_a_tampered_summary(
+    mock_run: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    assert cli("validate", str(mock_run)).returncode == 0
+    copy = tmp_path / mock_run.name
+    shutil.copytree(mock_run, copy)
+    summary = copy / "multi_model_summary.csv"
+    rows = list(csv.DictReader(summary.open()))
+    rows[0]["vulnerable_samples"] = str(int(rows[0]["vulnerable_samples"]) + 1)
+    with summary.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=SUMMARY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    result = cli("validate", str(copy))
+    assert result.returncode == 1
+    assert "vulnerable_samples" in result.stdout and "problems" in result.stdout
+
+
+def test_mode_vulnerability_skips_trials_and_autonomous_skips_prompts(out_dir: Path) -> None:
+    only_code = cli("run", "-m", "mock", "--size", "5", "--mode", "vulnerability",
+                    "--trials", "2", "--batch", "--output", str(out_dir))
+    run_dir = Path(only_code.stdout.strip().splitlines()[-1])
+    assert not (run_dir / "autonomous_metrics.json").exists()
+    only_agent = cli("run", "-m", "mock", "--mode", "autonomous", "--trials", "2", "--batch",
+                     "--output", str(out_dir))
+    assert only_agent.returncode == 0, only_agent.stderr
+    run_dir = Path(only_agent.stdout.strip().splitlines()[-1])
+    assert (run_dir / "mock" / "samples.jsonl").read_text() == ""
+    assert json.loads((run_dir / "autonomous_metrics.json").read_text())["models"]["mock"][
+        "trials"] == 2

@@ -13,7 +13,7 @@ left out of every metric's denominator (it is counted in ``errors``).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,42 +194,55 @@ def run_trials(
     Each trial gets a fresh agent from ``agent_factory`` and its own temporary folder, so
     results depend only on (agent, scenario, seed) and are reproducible.
     """
+    return list(
+        iter_trials(agent_factory, scenarios, trials, seed, max_turns, agent_label=agent_label)
+    )
+
+
+def iter_trials(
+    agent_factory: Callable[[], Agent],
+    scenarios: Sequence[Scenario],
+    trials: int,
+    seed: int,
+    max_turns: int = DEFAULT_MAX_TURNS,
+    *,
+    agent_label: str | None = None,
+    skip: Collection[str] = (),
+) -> Iterator[Trial]:
+    """``run_trials`` one trial at a time; trial ids in ``skip`` (already done in a run
+    being resumed) are not run again."""
     if not scenarios:
         raise ValueError("run_trials needs at least one scenario")
     if trials < 0:
         raise ValueError("trials must be >= 0")
-    records: list[Trial] = []
     for index in range(trials):
         scenario = scenarios[index % len(scenarios)]
         trial_seed = seed + index
         trial_id = f"{index:04d}-{scenario.name}"
+        if trial_id in skip:
+            continue
         try:
             agent = agent_factory()
         except Exception as exc:  # recorded as an errored trial
-            records.append(
-                Trial(
-                    trial_id=trial_id,
-                    scenario=scenario.name,
-                    agent=agent_label or "unknown",
-                    seed=trial_seed,
-                    turns=0,
-                    error=f"agent could not be created: {type(exc).__name__}: {exc}",
-                )
+            yield Trial(
+                trial_id=trial_id,
+                scenario=scenario.name,
+                agent=agent_label or "unknown",
+                seed=trial_seed,
+                turns=0,
+                error=f"agent could not be created: {type(exc).__name__}: {exc}",
             )
             continue
         with tempfile.TemporaryDirectory(prefix="safety-eval-agent-") as tmp:
-            records.append(
-                run_trial(
-                    agent,
-                    scenario,
-                    trial_seed,
-                    Path(tmp),
-                    max_turns,
-                    trial_id=trial_id,
-                    agent_label=agent_label,
-                )
+            yield run_trial(
+                agent,
+                scenario,
+                trial_seed,
+                Path(tmp),
+                max_turns,
+                trial_id=trial_id,
+                agent_label=agent_label,
             )
-    return records
 
 
 def _metrics(trials: Sequence[Trial]) -> dict[str, Any]:

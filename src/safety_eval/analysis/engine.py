@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from safety_eval.analysis.base import ParsedCode, ScanOutput, Scanner
+from safety_eval.analysis.base import ParsedCode, Scanner, ScanOutput
 from safety_eval.analysis.parse import parse_code
 from safety_eval.results.records import SEVERITY_ORDER, Finding, ParseMode, ScanError
 

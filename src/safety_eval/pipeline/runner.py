@@ -14,13 +14,14 @@ import platform
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from safety_eval import __version__
+from safety_eval.agent import Trial, agent_metrics
 from safety_eval.analysis.engine import Analysis, Engine, default_engine
 from safety_eval.analysis.extract import extract_code
 from safety_eval.config import RunConfig
@@ -28,11 +29,12 @@ from safety_eval.models.base import ModelBackend
 from safety_eval.models.registry import ModelInfo, create, slug
 from safety_eval.ops.logging import add_file
 from safety_eval.pipeline.preflight import Plan, backend_options, preflight
-from safety_eval.report.charts import cwe_chart, severity_chart
+from safety_eval.report.charts import agent_chart, cwe_chart, severity_chart
 from safety_eval.results.aggregate import (
     RESULTS_COLUMNS,
     SUMMARY_COLUMNS,
     ModelAggregate,
+    agent_columns,
     result_row,
 )
 from safety_eval.results.records import SCHEMA_VERSION, Generation, Prompt, Sample
@@ -59,6 +61,8 @@ class ModelOutcome:
     generate_s: float = 0.0
     scan_s: float = 0.0
     resumed: int = 0
+    trials: list[Trial] = field(default_factory=list)
+    trials_s: float = 0.0
 
 
 def versions() -> dict[str, str]:
@@ -114,6 +118,23 @@ def load_finished(samples_path: Path, aggregate: ModelAggregate) -> set[str]:
         done.add(sample.prompt_id)
         aggregate.add(sample)
     return done
+
+
+TRIALS_FILE = "agent_trials.jsonl"
+
+
+def load_trials(path: Path) -> list[Trial]:
+    """Trials already recorded (resume); a last line cut short by a crash is removed."""
+    if not path.is_file():
+        return []
+    truncate_partial_line(path)
+    seen: dict[str, Trial] = {}
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                trial = Trial.model_validate_json(line)
+                seen.setdefault(trial.trial_id, trial)
+    return list(seen.values())
 
 
 def _batches(items: list[Prompt], size: int) -> Iterator[list[Prompt]]:
@@ -292,6 +313,7 @@ class Runner:
                     "generate_s": round(o.generate_s, 3),
                     "scan_s": round(o.scan_s, 3),
                     "resumed_samples": o.resumed,
+                    "agent_trials_s": round(o.trials_s, 3),
                 }
                 for o in outcomes
             },
@@ -305,44 +327,93 @@ class Runner:
         done = load_finished(samples_path, outcome.aggregate)
         outcome.resumed = len(done)
         todo = [p for p in prompts if p.prompt_id not in done]
+        if cfg.mode == "autonomous":
+            todo = []
+        samples_path.parent.mkdir(parents=True, exist_ok=True)
+        samples_path.touch()
         if done:
             log.info("model %s: %d samples already done, %d to go", info.spec, len(done),
                      len(todo))
-        if todo:
-            self._generate(info, todo, samples_path, outcome)
+        trials_path = folder / TRIALS_FILE
+        outcome.trials = load_trials(trials_path)
+        trials_done = {t.trial_id for t in outcome.trials}
+        trials_left = 0 if cfg.mode == "vulnerability" else cfg.trials - len(trials_done)
+        if todo or trials_left > 0:
+            t0 = time.perf_counter()
+            backend = self.backend_factory(info.spec)
+            outcome.load_s = time.perf_counter() - t0
+            log.info("model %s loaded in %.1fs", info.spec, outcome.load_s)
+            try:
+                if todo:
+                    self._generate(backend, info, todo, samples_path, outcome)
+                if trials_left > 0:
+                    self._simulate(backend, info, trials_path, trials_done, outcome)
+            finally:
+                backend.close()
         self.write_model_files(outcome)
         return outcome
 
+    def _simulate(
+        self,
+        backend: ModelBackend,
+        info: ModelInfo,
+        trials_path: Path,
+        done: set[str],
+        outcome: ModelOutcome,
+    ) -> None:
+        """Agent trials with this model, appended to agent_trials.jsonl as each ends."""
+        from safety_eval.agent import LLMAgent, iter_trials, load_scenarios
+
+        cfg = self.cfg
+        params = cfg.generation.model_copy(update={"max_tokens": cfg.agent_max_tokens})
+        started = time.perf_counter()
+        with JsonlAppender(trials_path) as out:
+            for trial in iter_trials(
+                lambda: LLMAgent(backend, params, cfg.max_turns),
+                load_scenarios(cfg.scenarios),
+                cfg.trials,
+                cfg.seed,
+                cfg.max_turns,
+                agent_label=info.spec,
+                skip=done,
+            ):
+                out.append(trial)
+                outcome.trials.append(trial)
+                log.info("%s trial %s: failed=%s deceptive=%s recovered=%s error=%s", info.spec,
+                         trial.trial_id, trial.failed, trial.deceptive, trial.recovered,
+                         trial.error)
+                if self.progress:
+                    self.progress(f"{info.spec} agent", 1)
+        outcome.trials_s = time.perf_counter() - started
+
     def _generate(
-        self, info: ModelInfo, todo: list[Prompt], samples_path: Path, outcome: ModelOutcome
+        self,
+        backend: ModelBackend,
+        info: ModelInfo,
+        todo: list[Prompt],
+        samples_path: Path,
+        outcome: ModelOutcome,
     ) -> None:
         cfg = self.cfg
         engine = self.engine
-        t0 = time.perf_counter()
-        backend = self.backend_factory(info.spec)
-        outcome.load_s = time.perf_counter() - t0
-        log.info("model %s loaded in %.1fs", info.spec, outcome.load_s)
-        try:
-            with JsonlAppender(samples_path) as samples:
-                # A backend that generates one prompt at a time gets batches of one, so a
-                # crash never loses more than the sample in flight.
-                batch_size = min(cfg.batch_size, getattr(backend, "max_batch", cfg.batch_size))
-                for batch in _batches(todo, batch_size):
-                    t1 = time.perf_counter()
-                    generations = backend.generate([p.content for p in batch], cfg.generation)
-                    t2 = time.perf_counter()
-                    outcome.generate_s += t2 - t1
-                    for sample in build_samples(batch, info.spec, generations, engine):
-                        samples.append(sample)
-                        outcome.aggregate.add(sample)
-                        if sample.error:
-                            log.warning("%s %s: generation failed: %s",
-                                        info.spec, sample.prompt_id, sample.error)
-                    outcome.scan_s += time.perf_counter() - t2
-                    if self.progress:
-                        self.progress(info.spec, len(batch))
-        finally:
-            backend.close()
+        with JsonlAppender(samples_path) as samples:
+            # A backend that generates one prompt at a time gets batches of one, so a
+            # crash never loses more than the sample in flight.
+            batch_size = min(cfg.batch_size, getattr(backend, "max_batch", cfg.batch_size))
+            for batch in _batches(todo, batch_size):
+                t1 = time.perf_counter()
+                generations = backend.generate([p.content for p in batch], cfg.generation)
+                t2 = time.perf_counter()
+                outcome.generate_s += t2 - t1
+                for sample in build_samples(batch, info.spec, generations, engine):
+                    samples.append(sample)
+                    outcome.aggregate.add(sample)
+                    if sample.error:
+                        log.warning("%s %s: generation failed: %s",
+                                    info.spec, sample.prompt_id, sample.error)
+                outcome.scan_s += time.perf_counter() - t2
+                if self.progress:
+                    self.progress(info.spec, len(batch))
 
     def write_model_files(self, outcome: ModelOutcome) -> None:
         folder = outcome.folder
@@ -358,13 +429,26 @@ class Runner:
         cwe_chart(outcome.info.spec,
                   [(c["cwe"], c["count"]) for c in metrics["cwe_classifications"]],
                   folder / "top_cwes.png")
+        if outcome.trials:
+            agent_chart(outcome.info.spec, agent_metrics(outcome.trials),
+                        folder / "agent_metrics.png")
 
     def write_summary(self, run_dir: Path, outcomes: list[ModelOutcome]) -> None:
-        atomic_write_csv(
-            run_dir / "multi_model_summary.csv",
-            SUMMARY_COLUMNS,
-            [o.aggregate.summary_row() for o in outcomes],
-        )
+        rows = []
+        for o in outcomes:
+            row = o.aggregate.summary_row()
+            row.update(agent_columns(agent_metrics(o.trials) if o.trials else None))
+            rows.append(row)
+        atomic_write_csv(run_dir / "multi_model_summary.csv", SUMMARY_COLUMNS, rows)
+        if any(o.trials for o in outcomes):
+            atomic_write_json(
+                run_dir / "autonomous_metrics.json",
+                {
+                    "schema_version": SCHEMA_VERSION,
+                    "max_turns": self.cfg.max_turns,
+                    "models": {o.info.spec: agent_metrics(o.trials) for o in outcomes},
+                },
+            )
         atomic_write_json(
             run_dir / "vulnerability_metrics.json",
             {

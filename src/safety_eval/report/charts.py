@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -44,6 +45,36 @@ def cwe_chart(model: str, cwes: list[tuple[str, int]], path: Path, top: int = 10
         ax.set_yticks([])
     ax.set_title(f"Top CWEs: {model}", fontsize=10)
     ax.set_xlabel("findings")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+AGENT_METRICS = ("failure_rate", "recovery_success_rate", "deception_rate", "constraint_adherence")
+
+
+def agent_chart(model: str, metrics: Mapping[str, Any], path: Path) -> Path:
+    """The four agent metrics with their 95% Wilson intervals as error bars."""
+    names, values, low, high = [], [], [], []
+    for name in AGENT_METRICS:
+        value = metrics.get(name)
+        interval = metrics.get("intervals", {}).get(name, {})
+        names.append(name.replace("_", " "))
+        if value is None:
+            values.append(0.0)
+            low.append(0.0)
+            high.append(0.0)
+            continue
+        values.append(float(value))
+        low.append(max(0.0, float(value) - float(interval.get("ci_low") or value)))
+        high.append(max(0.0, float(interval.get("ci_high") or value) - float(value)))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=100)
+    ax.bar(names, values, yerr=[low, high], capsize=6,
+           color=["#d32f2f", "#388e3c", "#7b1fa2", "#1976d2"])
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Agent trials: {model} (n={metrics.get('trials', 0)}, 95% CI)", fontsize=10)
+    ax.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

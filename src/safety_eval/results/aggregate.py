@@ -29,6 +29,13 @@ SUMMARY_COLUMNS = [
     "scan_errors",
     "mean_latency_s",
     "tokens_per_s",
+    *(AGENT_COLUMNS := [
+        "agent_trials",
+        "failure_rate",
+        "recovery_success_rate",
+        "deception_rate",
+        "constraint_adherence",
+    ]),
 ]
 
 RESULTS_COLUMNS = [
@@ -47,6 +54,17 @@ RESULTS_COLUMNS = [
     "tokens",
     "error",
 ]
+
+
+def agent_columns(metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """The agent part of a summary row (blank when the model ran no trials)."""
+    if metrics is None:
+        return {column: "" for column in AGENT_COLUMNS}
+    row: dict[str, Any] = {"agent_trials": metrics["trials"]}
+    for column in AGENT_COLUMNS[1:]:
+        value = metrics.get(column)
+        row[column] = "" if value is None else round(float(value), 4)
+    return row
 
 
 def cwe_name(cwe: str) -> str:
