@@ -22,9 +22,24 @@ $(SEMGREP): | $(PY)
 	$(PYTHON) -m venv $(VENV)/tools/semgrep
 	$(VENV)/tools/semgrep/bin/python -m pip install --quiet "semgrep>=1.80"
 
+# The official SARIF 2.1.0 JSON Schema, to validate our SARIF output in tests; it ships
+# inside Microsoft's @microsoft/jest-sarif npm package.
+SARIF_SCHEMA := $(VENV)/tools/sarif/sarif-2.1.0.json
+$(SARIF_SCHEMA): | $(PY)
+	mkdir -p $(VENV)/tools/sarif
+	cd $(VENV)/tools/sarif && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null \
+	  && tar -xzf microsoft-jest-sarif-1.0.0-beta.0.tgz package/lib/schemas/sarif-2.1.0-rtm.5.json \
+	  && mv package/lib/schemas/sarif-2.1.0-rtm.5.json sarif-2.1.0.json \
+	  && rm -rf package microsoft-jest-sarif-1.0.0-beta.0.tgz
+
+# Headless Chromium and its driver (Debian packages) for the HTML report's browser tests.
+CHROMIUM := /usr/bin/chromedriver
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+
 install: $(STAMP)
 
-install-test: install $(SEMGREP)
+install-test: install $(SEMGREP) $(SARIF_SCHEMA) $(CHROMIUM)
 
 run: install
 	$(VENV)/bin/safety-eval run $(RUN_ARGS)

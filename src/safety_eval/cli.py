@@ -245,48 +245,130 @@ def _execute(cfg: RunConfig, plan: Any) -> Path:
 
 @app.command()
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Python files or folders.")],
-    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Python files, folders of .py files, or JSONL files of replies."),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or sarif.")] = "table",
+    select: Annotated[
+        list[str] | None, typer.Option(help="Only these rule ids or prefixes (repeatable).")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option(help="Drop these rule ids or prefixes (repeatable).")
+    ] = None,
+    code_field: Annotated[
+        str, typer.Option(help="JSONL input: the field holding the reply or code.")
+    ] = "completion",
+    semgrep: Annotated[
+        bool, typer.Option("--semgrep", help="Add the semgrep layer (when installed).")
+    ] = False,
+    self_check: Annotated[
+        bool, typer.Option("--self-check", help="Precision/recall on the labelled corpus.")
+    ] = False,
+    output: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
 ) -> None:
-    """Scan Python files without running them. Exit 0 clean, 1 findings, 2 error."""
+    """Scan code without running it. Exit 0 clean, 1 findings, 2 error."""
     from safety_eval.analysis.engine import default_engine
 
+    if self_check:
+        _self_check()
+        return
     with user_errors():
-        if format not in ("table", "json"):
-            raise UserError(f"--format must be table or json, not '{format}'")
-        files = _collect_py(paths)
-        engine = default_engine()
-        results = []
-        for path in files:
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                raise UserError(f"{path}: not UTF-8") from None
-            except OSError as exc:
-                raise UserError(f"{path}: cannot read ({exc})") from None
-            analysis = engine.analyze(text)
-            results.append((path, analysis))
+        if format not in ("table", "json", "sarif"):
+            raise UserError(f"--format must be table, json or sarif, not '{format}'")
+        if not paths:
+            raise UserError("give at least one file or folder to scan (or --self-check)")
+        if semgrep:
+            from safety_eval.analysis.semgrep_scanner import find_semgrep
+
+            if find_semgrep() is None:
+                raise UserError("--semgrep: semgrep is not installed (pip install -e '.[semgrep]')")
+        units = _collect_units(paths, code_field)
+        engine = default_engine(select=select, ignore=ignore, semgrep=semgrep)
+        analyses = engine.analyze_many([code for _, code in units])
+    results = [(label, a) for (label, _), a in zip(units, analyses, strict=True)]
     total = sum(len(a.findings) + len(a.hallucinations) for _, a in results)
     if format == "json":
-        payload = {
-            "files": [
-                {
-                    "path": str(path),
-                    "parsed": a.parsed,
-                    "parse_mode": a.mode,
-                    "findings": [f.model_dump() for f in a.findings + a.hallucinations],
-                    "errors": [e.model_dump() for e in a.errors],
-                }
-                for path, a in results
-            ]
-        }
-        typer.echo(json.dumps(payload, indent=2))
+        text = json.dumps({"files": [
+            {
+                "path": label,
+                "parsed": a.parsed,
+                "parse_mode": a.mode,
+                "findings": [f.model_dump() for f in a.findings + a.hallucinations],
+                "errors": [e.model_dump() for e in a.errors],
+            }
+            for label, a in results
+        ]}, indent=2)
+    elif format == "sarif":
+        from safety_eval.analysis.sarif import to_sarif
+
+        text = json.dumps(
+            to_sarif([(Path(label), a.findings + a.hallucinations) for label, a in results]),
+            indent=2,
+        )
     else:
+        text = ""
         _scan_table(results)
+    if text:
+        if output is not None:
+            output.write_text(text + "\n", encoding="utf-8")
+        else:
+            typer.echo(text)
     raise typer.Exit(1 if total else 0)
 
 
-def _collect_py(paths: list[Path]) -> list[Path]:
+def _self_check() -> None:
+    from safety_eval.analysis.rules import format_report, self_check
+
+    report = self_check()
+    typer.echo(format_report(report))
+    ok = report.precision >= 0.95 and report.recall >= 0.95
+    raise typer.Exit(0 if ok else 1)
+
+
+def _collect_units(paths: list[Path], code_field: str) -> list[tuple[str, str]]:
+    """(label, code) for every .py file and every JSONL record under ``paths``."""
+    from safety_eval.analysis.extract import extract_code
+
+    units: list[tuple[str, str]] = []
+    for path in _collect_files(paths):
+        if path.suffix == ".jsonl":
+            for number, record in _jsonl_records(path):
+                value = record.get(code_field)
+                if not isinstance(value, str):
+                    raise UserError(f"{path}, line {number}: no string field '{code_field}'")
+                code = value if code_field == "code" else extract_code(value).code
+                units.append((f"{path}:{number}", code))
+            continue
+        try:
+            units.append((str(path), path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not UTF-8") from None
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    return units
+
+
+def _jsonl_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    records = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    raise UserError(f"{path}, line {number}: invalid JSON ({exc})") from None
+                if not isinstance(record, dict):
+                    raise UserError(f"{path}, line {number}: expected a JSON object")
+                records.append((number, record))
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8") from None
+    return records
+
+
+def _collect_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():

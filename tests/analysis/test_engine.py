@@ -11,7 +11,7 @@ from safety_eval.results.records import Finding
 
 def _f(tool: str, rule: str, line: int, cwe: str | None, severity: str = "medium") -> Finding:
     return Finding(rule_id=rule, tool=tool, category="vulnerability", cwe=cwe,
-                   severity=severity, line=line, message=f"{tool} {rule}")  # type: ignore[arg-type]
+                   severity=severity, line=line, message=f"{tool} {rule}")
 
 
 def test_same_line_same_cwe_is_one_finding_with_all_tools() -> None:

@@ -113,8 +113,99 @@ def _scan_one(scanner: Scanner, code: ParsedCode) -> ScanOutput | BaseException:
         return exc
 
 
-def default_engine() -> Engine:
-    """Every scanner the project ships, in their default configuration."""
-    from safety_eval.analysis.bandit_scanner import BanditScanner
+def default_engine(
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+    semgrep: bool = False,
+) -> Engine:
+    """Every scanner the project ships: our rule pack (the reference), bandit as a second
+    opinion, the hallucination checks, and semgrep when asked for and installed.
 
-    return Engine([BanditScanner()])
+    ``select``/``ignore`` take rule ids or prefixes (``SE1``, ``B602``, ``HAL``) and apply to
+    every tool's findings.
+    """
+    from safety_eval.analysis.bandit_scanner import BanditScanner
+    from safety_eval.analysis.hallucination import HallucinationScanner
+    from safety_eval.analysis.rules import RulePackScanner
+
+    scanners: list[Scanner] = [RulePackScanner(), BanditScanner(), HallucinationScanner()]
+    if semgrep:
+        from safety_eval.analysis.semgrep_scanner import SemgrepScanner
+
+        scanners.append(SemgrepScanner())
+    if select or ignore:
+        return Engine([_Filtered(s, select, ignore) for s in scanners])
+    return Engine(scanners)
+
+
+def _matches(rule_id: str, prefixes: Sequence[str]) -> bool:
+    return any(rule_id == p or rule_id.startswith(p) for p in prefixes)
+
+
+class _Filtered:
+    """A scanner whose findings pass ``--select``/``--ignore``."""
+
+    def __init__(
+        self, inner: Scanner, select: Sequence[str] | None, ignore: Sequence[str] | None
+    ) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.select = list(select or [])
+        self.ignore = list(ignore or [])
+        if hasattr(inner, "scan_many"):
+            self.scan_many = self._scan_many
+
+    def _keep(self, out: ScanOutput) -> ScanOutput:
+        out.findings = [
+            f for f in out.findings
+            if (not self.select or _matches(f.rule_id, self.select))
+            and not _matches(f.rule_id, self.ignore)
+        ]
+        return out
+
+    def scan(self, code: ParsedCode) -> ScanOutput:
+        return self._keep(self.inner.scan(code))
+
+    def _scan_many(self, codes: list[ParsedCode]) -> list[ScanOutput]:
+        return [self._keep(o) for o in self.inner.scan_many(codes)]  # type: ignore[attr-defined]
+
+
+_WORKER_ENGINE: Engine | None = None
+
+
+def _init_worker(select: list[str] | None, ignore: list[str] | None) -> None:
+    global _WORKER_ENGINE
+    _WORKER_ENGINE = default_engine(select=select, ignore=ignore)
+
+
+def _analyze_chunk(codes: list[str]) -> list[Analysis]:
+    assert _WORKER_ENGINE is not None, "worker not initialised"
+    return _WORKER_ENGINE.analyze_many(codes)
+
+
+def analyze_parallel(
+    codes: Sequence[str],
+    workers: int,
+    chunk_size: int = 64,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] | None = None,
+) -> list[Analysis]:
+    """``default_engine().analyze_many`` spread over ``workers`` processes (order kept).
+
+    Each worker builds its engine once; code goes to the workers as text and comes back
+    as picklable ``Analysis`` records. ``workers <= 1`` runs in this process.
+    """
+    if workers <= 1 or len(codes) <= chunk_size:
+        return default_engine(select=select, ignore=ignore).analyze_many(codes)
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [list(codes[i : i + chunk_size]) for i in range(0, len(codes), chunk_size)]
+    out: list[Analysis] = []
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        initializer=_init_worker,
+        initargs=(list(select or []) or None, list(ignore or []) or None),
+    ) as pool:
+        for part in pool.map(_analyze_chunk, chunks):
+            out.extend(part)
+    return out

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from safety_eval.analysis.base import ParsedCode, ScanOutput
 from safety_eval.results.records import Finding, ScanError
@@ -103,7 +104,7 @@ class SemgrepScanner:
                 )
         return outputs
 
-    def _run(self, target: Path) -> dict[str, object]:
+    def _run(self, target: Path) -> dict[str, Any]:
         cmd = [
             str(self.binary), "scan", "--config", str(rules_dir()), "--json", "--quiet",
             "--metrics=off", "--disable-version-check", "--no-git-ignore", "--oss-only",
@@ -115,5 +116,5 @@ class SemgrepScanner:
         )
         if proc.returncode not in (0, 1) or not proc.stdout.strip():
             raise ValueError(f"semgrep exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-        data: dict[str, object] = json.loads(proc.stdout)
+        data: dict[str, Any] = json.loads(proc.stdout)
         return data
