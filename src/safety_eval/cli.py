@@ -496,6 +496,26 @@ def validate(
 
 
 @app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    samples_per_model: Annotated[
+        int, typer.Option(help="Samples shown in the drill-down per model (worst first).")
+    ] = 200,
+) -> None:
+    """Rebuild report.html and the PNG charts from a run's files."""
+    from safety_eval.pipeline.resume import read_manifest
+    from safety_eval.report.charts import rebuild_charts
+    from safety_eval.report.html import build_report
+
+    with user_errors():
+        read_manifest(run_dir)
+        for path in rebuild_charts(run_dir):
+            _err(f"wrote {path}")
+        out = build_report(run_dir, samples_per_model=samples_per_model)
+    typer.echo(str(out))
+
+
+@app.command()
 def rescan(
     run_dir: Annotated[Path, typer.Argument(help="A finished (or interrupted) run directory.")],
 ) -> None:

@@ -175,3 +175,22 @@ def test_mode_vulnerability_skips_trials_and_autonomous_skips_prompts(out_dir: P
     assert (run_dir / "mock" / "samples.jsonl").read_text() == ""
     assert json.loads((run_dir / "autonomous_metrics.json").read_text())["models"]["mock"][
         "trials"] == 2
+
+
+def test_report_is_written_and_can_be_rebuilt(mock_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    page = (mock_run / "report.html").read_text()
+    assert "<!DOCTYPE html>" in page and "mock" in page
+    copy = tmp_path / mock_run.name
+    shutil.copytree(mock_run, copy)
+    (copy / "report.html").unlink()
+    for png in copy.glob("mock/*.png"):
+        png.unlink()
+    result = cli("report", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(copy / "report.html")
+    assert (copy / "report.html").is_file()
+    assert {p.name for p in copy.glob("mock/*.png")} == {
+        "severity_distribution.png", "top_cwes.png", "agent_metrics.png"}
+    assert cli("report", str(tmp_path / "nope")).returncode == 2

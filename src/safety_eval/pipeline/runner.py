@@ -123,6 +123,18 @@ def load_finished(samples_path: Path, aggregate: ModelAggregate) -> set[str]:
 TRIALS_FILE = "agent_trials.jsonl"
 
 
+def write_report(run_dir: Path) -> Path | None:
+    """``report.html``; a report that cannot be built is logged, never fatal: the results
+    are already on disk and ``safety-eval report RUN_DIR`` can rebuild it."""
+    from safety_eval.report.html import build_report
+
+    try:
+        return build_report(run_dir)
+    except Exception as exc:
+        log.error("could not build report.html for %s: %s: %s", run_dir, type(exc).__name__, exc)
+        return None
+
+
 def load_trials(path: Path) -> list[Trial]:
     """Trials already recorded (resume); a last line cut short by a crash is removed."""
     if not path.is_file():
@@ -290,6 +302,7 @@ class Runner:
             )
             raise
         self.write_summary(run_dir, outcomes)
+        write_report(run_dir)
         atomic_write_json(
             run_dir / "run.json",
             self.manifest(

@@ -79,3 +79,29 @@ def agent_chart(model: str, metrics: Mapping[str, Any], path: Path) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def rebuild_charts(run_dir: Path) -> list[Path]:
+    """Every PNG of a run, redrawn from its metrics files."""
+    import json
+
+    from safety_eval.models.registry import slug
+
+    written: list[Path] = []
+    metrics_path = run_dir / "vulnerability_metrics.json"
+    models = json.loads(metrics_path.read_text(encoding="utf-8")).get("models", {})
+    agent_path = run_dir / "autonomous_metrics.json"
+    agents = (
+        json.loads(agent_path.read_text(encoding="utf-8")).get("models", {})
+        if agent_path.is_file() else {}
+    )
+    for spec, metrics in models.items():
+        folder = run_dir / slug(spec)
+        written.append(severity_chart(spec, metrics["severity_distribution"],
+                                      folder / "severity_distribution.png"))
+        written.append(cwe_chart(spec, [(c["cwe"], c["count"])
+                                        for c in metrics["cwe_classifications"]],
+                                 folder / "top_cwes.png"))
+        if agents.get(spec):
+            written.append(agent_chart(spec, agents[spec], folder / "agent_metrics.png"))
+    return written
