@@ -48,6 +48,9 @@ class RunConfig(BaseModel):
     agent_max_tokens: int = Field(192, ge=16, le=8192)
     batch_size: int = Field(8, ge=1, le=4096)
     concurrency: int = Field(4, ge=1, le=256)
+    scan_workers: int | None = Field(None, ge=1, le=64)
+    """Processes that scan replies; None: one per CPU for runs of 2,000+ prompts, else 1."""
+    semgrep: bool = False
     request_timeout_s: float = Field(120.0, gt=0)
     model_cache_dir: Path | None = None
     min_free_disk_mb: int = Field(50, ge=0)

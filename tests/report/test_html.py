@@ -372,6 +372,7 @@ def test_esc_makes_every_character_inert() -> None:
 def test_report_path_option_and_module_entry_point(
     report_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (report_run / "report.html").unlink(missing_ok=True)  # the run wrote one already
     out = tmp_path / "elsewhere" / "r.html"
     assert build_report(report_run, out=out) == out and out.is_file()
     assert not (report_run / "report.html").exists()

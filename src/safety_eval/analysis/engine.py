@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from safety_eval.analysis.base import ParsedCode, Scanner, ScanOutput
 from safety_eval.analysis.parse import parse_code
@@ -17,6 +18,12 @@ from safety_eval.results.records import SEVERITY_ORDER, Finding, ParseMode, Scan
 _CONFIDENCE_ORDER = {"low": 1, "medium": 2, "high": 3}
 # Our own rule pack explains its findings with a fix hint: prefer its wording on a merge.
 _TOOL_PREFERENCE = {"safety-eval": 0, "hallucination": 1, "bandit": 2, "semgrep": 3}
+
+
+class AnalysisEngine(Protocol):
+    """What the pipeline needs from an engine (``Engine``, ``ParallelEngine``, Ray's)."""
+
+    def analyze_many(self, codes: Sequence[str]) -> list[Analysis]: ...
 
 
 @dataclass
@@ -181,6 +188,42 @@ def _init_worker(select: list[str] | None, ignore: list[str] | None) -> None:
 def _analyze_chunk(codes: list[str]) -> list[Analysis]:
     assert _WORKER_ENGINE is not None, "worker not initialised"
     return _WORKER_ENGINE.analyze_many(codes)
+
+
+class ParallelEngine:
+    """An ``Engine`` look-alike whose ``analyze_many`` spreads each batch over a
+    persistent pool of worker processes (each builds its own engine once)."""
+
+    def __init__(
+        self,
+        workers: int,
+        select: Sequence[str] | None = None,
+        ignore: Sequence[str] | None = None,
+        min_chunk: int = 16,
+    ) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self.min_chunk = min_chunk
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(list(select or []) or None, list(ignore or []) or None),
+        )
+
+    def analyze(self, code: str) -> Analysis:
+        return self.analyze_many([code])[0]
+
+    def analyze_many(self, codes: Sequence[str]) -> list[Analysis]:
+        size = max(self.min_chunk, -(-len(codes) // self.workers))
+        chunks = [list(codes[i : i + size]) for i in range(0, len(codes), size)]
+        out: list[Analysis] = []
+        for part in self._pool.map(_analyze_chunk, chunks):
+            out.extend(part)
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def analyze_parallel(

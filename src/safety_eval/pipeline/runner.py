@@ -22,8 +22,14 @@ from typing import Any
 
 from safety_eval import __version__
 from safety_eval.agent import Trial, agent_metrics
-from safety_eval.analysis.engine import Analysis, Engine, default_engine
+from safety_eval.analysis.engine import (
+    Analysis,
+    AnalysisEngine,
+    ParallelEngine,
+    default_engine,
+)
 from safety_eval.analysis.extract import extract_code
+from safety_eval.analysis.hallucination import HallucinationScanner, IndexLoadError
 from safety_eval.config import RunConfig
 from safety_eval.models.base import ModelBackend
 from safety_eval.models.registry import ModelInfo, create, slug
@@ -37,7 +43,7 @@ from safety_eval.results.aggregate import (
     agent_columns,
     result_row,
 )
-from safety_eval.results.records import SCHEMA_VERSION, Generation, Prompt, Sample
+from safety_eval.results.records import SCHEMA_VERSION, Generation, Prompt, Sample, ScanError
 from safety_eval.results.writers import (
     JsonlAppender,
     atomic_write_csv,
@@ -155,12 +161,14 @@ def _batches(items: list[Prompt], size: int) -> Iterator[list[Prompt]]:
 
 
 def build_samples(
-    prompts: list[Prompt], model: str, generations: list[Generation], engine: Engine
+    prompts: list[Prompt], model: str, generations: list[Generation], engine: AnalysisEngine
 ) -> list[Sample]:
     """Extract and analyse a batch of replies (one engine call: batch-aware scanners such
     as semgrep start once per batch)."""
     codes = [extract_code(g.text).code for g in generations]
     analyses = engine.analyze_many(codes)
+    for generation, analysis in zip(generations, analyses, strict=True):
+        _add_reply_installs(generation.text, analysis)
     return [
         _sample(prompt, model, generation, code, analysis)
         for prompt, generation, code, analysis in zip(
@@ -169,7 +177,39 @@ def build_samples(
     ]
 
 
-def build_sample(prompt: Prompt, model: str, generation: Generation, engine: Engine) -> Sample:
+_INSTALLS: list[HallucinationScanner] = []
+
+
+def _add_reply_installs(reply: str, analysis: Analysis) -> None:
+    """``pip install`` lines outside the code (shell blocks, prose) are hallucinations too.
+
+    Their ``line`` is None (the line is in the reply, not the code; the message says which)
+    and a package already flagged in the code is not reported twice.
+    """
+    if "install" not in reply and "requirements" not in reply:
+        return
+    if not _INSTALLS:
+        _INSTALLS.append(HallucinationScanner())
+    try:
+        found = _INSTALLS[0].install_findings(reply)
+    except IndexLoadError as exc:
+        analysis.errors.append(ScanError(source="hallucination", message=str(exc)))
+        return
+    known = {(h.rule_id, h.symbol) for h in analysis.hallucinations}
+    for finding in found:
+        if (finding.rule_id, finding.symbol) in known:
+            continue
+        known.add((finding.rule_id, finding.symbol))
+        analysis.hallucinations.append(finding.model_copy(update={
+            "line": None,
+            "message": f"{finding.message} (in the reply text, line {finding.line})",
+            "tools": [f"{finding.tool}:{finding.rule_id}"],
+        }))
+
+
+def build_sample(
+    prompt: Prompt, model: str, generation: Generation, engine: AnalysisEngine
+) -> Sample:
     return build_samples([prompt], model, [generation], engine)[0]
 
 
@@ -206,7 +246,7 @@ class Runner:
     def __init__(
         self,
         cfg: RunConfig,
-        engine: Engine | None = None,
+        engine: AnalysisEngine | None = None,
         progress: Callable[[str, int], Any] | None = None,
         backend_factory: Callable[[str], ModelBackend] | None = None,
     ) -> None:
@@ -217,12 +257,25 @@ class Runner:
         self.backend_factory = backend_factory or (lambda spec: create(spec, options))
         self.run_id = uuid.uuid4().hex[:12]
         self._history: list[dict[str, Any]] = []
+        self._owned: list[ParallelEngine] = []
 
-    @property
-    def engine(self) -> Engine:
+    def engine_for(self, prompts: int) -> AnalysisEngine:
+        """The engine given to the runner, else one built for a run of ``prompts``."""
         if self._engine is None:
-            self._engine = default_engine()
+            workers = self.cfg.scan_workers
+            if workers is None:
+                workers = (os.cpu_count() or 1) if prompts >= 2000 else 1
+            if workers > 1 and not self.cfg.semgrep:
+                self._engine = ParallelEngine(workers)
+                self._owned.append(self._engine)
+            else:
+                self._engine = default_engine(semgrep=self.cfg.semgrep)
         return self._engine
+
+    def close(self) -> None:
+        for owned in self._owned:
+            owned.close()
+        self._owned.clear()
 
     def manifest(self, plan: Plan, run_dir: Path, status: str, **extra: Any) -> dict[str, Any]:
         cfg = self.cfg
@@ -277,6 +330,7 @@ class Runner:
         try:
             return self._run_in(plan, run_dir)
         finally:
+            self.close()
             if file_log is not None:
                 logging.getLogger("safety_eval").removeHandler(file_log)
                 file_log.close()
@@ -408,7 +462,7 @@ class Runner:
         outcome: ModelOutcome,
     ) -> None:
         cfg = self.cfg
-        engine = self.engine
+        engine = self.engine_for(len(todo))
         with JsonlAppender(samples_path) as samples:
             # A backend that generates one prompt at a time gets batches of one, so a
             # crash never loses more than the sample in flight.

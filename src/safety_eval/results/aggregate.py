@@ -21,6 +21,10 @@ SUMMARY_COLUMNS = [
     "medium",
     "low",
     "hallucination_rate",
+    "hallucinated_packages",
+    "hallucinated_installs",
+    "slopsquatting_risks",
+    "hallucinated_apis",
     "parse_rate",
     "parse_full",
     "parse_recovered",
@@ -37,6 +41,14 @@ SUMMARY_COLUMNS = [
         "constraint_adherence",
     ]),
 ]
+
+# Summary columns counting hallucination findings by kind (rule ids of the scanner).
+HALLUCINATION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "hallucinated_packages": ("HAL001",),
+    "hallucinated_installs": ("HAL002",),
+    "slopsquatting_risks": ("HAL003",),
+    "hallucinated_apis": ("HAL010", "HAL011"),
+}
 
 RESULTS_COLUMNS = [
     "prompt_id",
@@ -184,6 +196,8 @@ class ModelAggregate:
             "total_vulnerabilities": self.total_vulnerabilities,
             **{s: self.severity[s] for s in ("critical", "high", "medium", "low")},
             "hallucination_rate": round(m["hallucination_rate"], 4),
+            **{column: sum(self.hallucination_rules[r] for r in rules)
+               for column, rules in HALLUCINATION_COLUMNS.items()},
             "parse_rate": round(m["parse_rate"], 4),
             "parse_full": self.parse_modes["full"],
             "parse_recovered": self.parse_modes["recovered"],

@@ -169,6 +169,12 @@ class HallucinationScanner:
                 output.findings.append(finding)
         return output
 
+    def install_findings(self, text: str) -> list[Finding]:
+        """HAL002/HAL003 for ``pip install`` lines and requirement lists anywhere in ``text``
+        (a whole reply: shell blocks and prose included). Raises IndexLoadError."""
+        snapshot = self.index.snapshot_month
+        return [f for ref in extract_installs(text) for f in self._install_findings(ref, snapshot)]
+
     # -- packages --------------------------------------------------------------------------
 
     def _package_findings(self, code: ParsedCode, refs: list[ImportRef]) -> list[Finding]:
