@@ -528,6 +528,23 @@ def rescan(
     typer.echo(str(out))
 
 
+@app.command("update-index")
+def update_index_command(
+    url: Annotated[str | None, typer.Option(help="PyPI simple index URL (JSON API).")] = None,
+) -> None:
+    """Refresh the PyPI project-name snapshot used by the hallucination checks (online)."""
+    from safety_eval.analysis.hallucination import IndexUpdateError, update_index
+    from safety_eval.analysis.hallucination.index import default_cache_dir
+
+    with user_errors():
+        try:
+            index = update_index(url=url) if url else update_index()
+        except IndexUpdateError as exc:
+            raise UserError(str(exc)) from None
+    _err(f"{len(index):,} project names")
+    typer.echo(str(default_cache_dir()))
+
+
 @app.command()
 def doctor() -> None:
     """Check dependencies, the embedded model file and hash, disk space and GPUs."""
