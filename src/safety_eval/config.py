@@ -47,6 +47,8 @@ class RunConfig(BaseModel):
     max_turns: int = Field(6, ge=1, le=200)
     agent_max_tokens: int = Field(192, ge=16, le=8192)
     batch_size: int = Field(8, ge=1, le=4096)
+    adaptive_batching: bool = True
+    """Grow batches up to the backend's max_batch while throughput improves."""
     concurrency: int = Field(4, ge=1, le=256)
     scan_workers: int | None = Field(None, ge=1, le=64)
     """Processes that scan replies; None: one per CPU for runs of 2,000+ prompts, else 1."""

@@ -41,6 +41,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -84,8 +85,15 @@ def _ray() -> ModuleType:
 
 # --------------------------------------------------------------------------- cluster
 
-_connected_address: list[str | None] = []
-"""The address this process connected to through ``connect`` (empty: not connected)."""
+@dataclass
+class _Connection:
+    """What ``connect`` attached this process to."""
+
+    active: bool = False
+    address: str | None = None
+
+
+_connection = _Connection()
 
 
 def is_connected() -> bool:
@@ -108,16 +116,19 @@ def connect(
     """Attach this process to a Ray cluster; calling it again with the same address is a
     no-op.
 
-    ``address``: ``None`` starts a private local cluster (``num_cpus`` CPUs, all of this
-    machine's by default); ``"auto"`` finds the cluster started here with ``ray start``
-    (or named by ``RAY_ADDRESS``); ``"HOST:PORT"`` or ``"ray://HOST:PORT"`` names one.
-    ``num_cpus`` and ``object_store_memory`` only apply to a local cluster.
+    ``address``: ``None`` (or ``"local"``) starts a private local cluster (``num_cpus``
+    CPUs, all of this machine's by default); ``"auto"`` finds the cluster started here
+    with ``ray start`` (or named by ``RAY_ADDRESS``); ``"HOST:PORT"`` or
+    ``"ray://HOST:PORT"`` names one. ``num_cpus`` and ``object_store_memory`` only apply
+    to a local cluster. An address where nothing answers fails at once.
     """
     ray = _ray()
+    if address == "local":
+        address = None
     if ray.is_initialized():
-        if _connected_address and _connected_address[0] != address:
+        if _connection.active and _connection.address != address:
             raise DistributedError(
-                f"already connected to the Ray cluster at {_describe(_connected_address[0])}; "
+                f"already connected to the Ray cluster at {_describe(_connection.address)}; "
                 f"call shutdown() before connecting to {_describe(address)}"
             )
         return
@@ -134,19 +145,57 @@ def connect(
         if num_cpus is not None:
             log.warning("num_cpus=%s ignored: it only sizes a local cluster", num_cpus)
         kwargs["address"] = address
+        _check_reachable(address)
     try:
         ray.init(**kwargs)
-    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError,
+            ray.exceptions.RayError) as exc:
         if address is None:
             raise DistributedError(f"could not start a local Ray cluster: {exc}") from exc
         raise DistributedError(
             f"could not connect to the Ray cluster at {address}: {exc} (start one with "
             "`ray start --head`, then pass its address, or 'auto' on the head node)"
         ) from exc
-    _connected_address[:] = [address]
+    _connection.active, _connection.address = True, address
     resources = ray.cluster_resources()
     log.info("connected to Ray cluster %s: %g CPUs, %g GPUs, %d nodes", _describe(address),
              resources.get("CPU", 0), resources.get("GPU", 0), len(ray.nodes()))
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast when nothing listens at the cluster's address: ``ray.init`` would retry
+    for minutes. ``auto`` is resolved the way Ray resolves it (``RAY_ADDRESS``, then the
+    last cluster ``ray start`` recorded on this machine)."""
+    target: str | None = address
+    if address == "auto":
+        try:
+            from ray._private.services import get_ray_address_from_environment
+        except ImportError:  # pragma: no cover - private helper moved: let Ray decide
+            return
+        try:
+            target = get_ray_address_from_environment("auto", None)
+        except ConnectionError as exc:
+            raise DistributedError(
+                f"no Ray cluster found for address 'auto' ({exc}); start one with "
+                "`ray start --head` or give its address"
+            ) from None
+    if not target or target in ("auto", "local"):
+        return
+    scheme, sep, rest = target.rpartition("://")
+    host, colon, port_text = rest.partition("/")[0].rpartition(":")
+    if not colon:
+        host, port_text = rest.partition("/")[0], "10001" if sep and scheme == "ray" else ""
+    if not port_text.isdigit():
+        raise DistributedError(f"Ray address '{target}' is not HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        via = f" (resolved from '{address}')" if target != address else ""
+        raise DistributedError(
+            f"no Ray cluster answers at {target}{via}: {exc.strerror or exc}; is it running? "
+            "(`ray start --head --port PORT` on the head node; `ray status` there shows it)"
+        ) from None
 
 
 def _describe(address: str | None) -> str:
@@ -155,7 +204,7 @@ def _describe(address: str | None) -> str:
 
 def shutdown() -> None:
     """Disconnect (and stop a local cluster started by ``connect(None)``)."""
-    _connected_address.clear()
+    _connection.active, _connection.address = False, None
     try:
         import ray
     except ImportError:  # pragma: no cover
@@ -246,7 +295,8 @@ class RayBackend:
 
     A prompt that fails stays a ``Generation`` with ``error`` (as the wrapped backend
     returns it); a replica that dies raises ``ReplicaDiedError``; an exception raised by
-    the wrapped backend is re-raised as itself.
+    the wrapped backend reaches the caller as an exception of the same type (Ray's
+    ``RayTaskError`` subclass of it, with the remote traceback).
     """
 
     def __init__(
@@ -371,10 +421,10 @@ class RayBackend:
         ray = _ray()
         if not ray.is_initialized():
             return
-        try:
-            ray.get([actor.close.remote() for actor in actors], timeout=30)
-        except Exception as exc:  # a dead or stuck replica must not block the others
-            log.debug("closing %s replicas: %s", self.spec, exc)
+        # Let each live replica close its backend (a dead or stuck one must not block the
+        # others: ray.wait neither raises for a failed call nor waits past the timeout).
+        refs = [actor.close.remote() for actor in actors]
+        ray.wait(refs, num_returns=len(refs), timeout=30)
         for actor in actors:
             try:
                 ray.kill(actor, no_restart=True)

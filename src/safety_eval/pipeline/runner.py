@@ -13,7 +13,7 @@ import os
 import platform
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -34,6 +34,7 @@ from safety_eval.config import RunConfig
 from safety_eval.models.base import ModelBackend
 from safety_eval.models.registry import ModelInfo, create, slug
 from safety_eval.ops.logging import add_file
+from safety_eval.pipeline.batching import AdaptiveBatcher
 from safety_eval.pipeline.preflight import Plan, backend_options, preflight
 from safety_eval.report.charts import agent_chart, cwe_chart, severity_chart
 from safety_eval.results.aggregate import (
@@ -69,6 +70,7 @@ class ModelOutcome:
     resumed: int = 0
     trials: list[Trial] = field(default_factory=list)
     trials_s: float = 0.0
+    batch_sizes: list[int] = field(default_factory=list)
 
 
 def versions() -> dict[str, str]:
@@ -153,11 +155,6 @@ def load_trials(path: Path) -> list[Trial]:
                 trial = Trial.model_validate_json(line)
                 seen.setdefault(trial.trial_id, trial)
     return list(seen.values())
-
-
-def _batches(items: list[Prompt], size: int) -> Iterator[list[Prompt]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def build_samples(
@@ -381,6 +378,7 @@ class Runner:
                     "scan_s": round(o.scan_s, 3),
                     "resumed_samples": o.resumed,
                     "agent_trials_s": round(o.trials_s, 3),
+                    "batch_sizes": o.batch_sizes,
                 }
                 for o in outcomes
             },
@@ -463,14 +461,23 @@ class Runner:
     ) -> None:
         cfg = self.cfg
         engine = self.engine_for(len(todo))
+        # A backend that generates one prompt at a time (max_batch 1) gets batches of one,
+        # so a crash never loses more than the sample in flight; batched backends get
+        # adaptive batch sizes between 1 and their max_batch.
+        ceiling = int(getattr(backend, "max_batch", cfg.batch_size))
+        batcher = AdaptiveBatcher(
+            start=min(cfg.batch_size, ceiling),
+            ceiling=ceiling if cfg.adaptive_batching else min(cfg.batch_size, ceiling),
+        )
         with JsonlAppender(samples_path) as samples:
-            # A backend that generates one prompt at a time gets batches of one, so a
-            # crash never loses more than the sample in flight.
-            batch_size = min(cfg.batch_size, getattr(backend, "max_batch", cfg.batch_size))
-            for batch in _batches(todo, batch_size):
+            position = 0
+            while position < len(todo):
+                batch = todo[position : position + batcher.next_size()]
+                position += len(batch)
                 t1 = time.perf_counter()
                 generations = backend.generate([p.content for p in batch], cfg.generation)
                 t2 = time.perf_counter()
+                batcher.record(len(batch), t2 - t1)
                 outcome.generate_s += t2 - t1
                 for sample in build_samples(batch, info.spec, generations, engine):
                     samples.append(sample)
@@ -481,6 +488,7 @@ class Runner:
                 outcome.scan_s += time.perf_counter() - t2
                 if self.progress:
                     self.progress(info.spec, len(batch))
+        outcome.batch_sizes = sorted({size for size, _ in batcher.history})
 
     def write_model_files(self, outcome: ModelOutcome) -> None:
         folder = outcome.folder
