@@ -102,7 +102,8 @@ def main() -> None:
                str(Path(tmp) / "out")]
         base_wall, base_main, _, _ = measure([*cmd, "--prompts", str(small)])
         wall, peak_main, peak_tree, run_dir = measure([*cmd, "--prompts", str(big)])
-        samples = sum(1 for _ in open(Path(run_dir) / "mock" / "samples.jsonl"))
+        with (Path(run_dir) / "mock" / "samples.jsonl").open() as handle:
+            samples = sum(1 for _ in handle)
     print(f"{args.prompts:,} prompts (mock model, --size full --trials 0), {os.cpu_count()} CPUs")
     print(f"  wall time        {wall:8.1f} s   (target < {TARGET_S:.0f} s)")
     print(f"  throughput       {samples / wall:8.0f} samples/s")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import make_samples  # noqa: E402
+from corpus import make_samples
 
-from safety_eval.analysis.engine import analyze_parallel, default_engine  # noqa: E402
+from safety_eval.analysis.engine import analyze_parallel, default_engine
 
 
 def bare_bandit(samples: list[str]) -> float:

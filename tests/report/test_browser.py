@@ -112,14 +112,14 @@ def test_hostile_report_in_chromium(
     # finding, the hostile one (ranked worst) first
     items = chrome.find_elements(By.CSS_SELECTOR, "#samples-tabs details.item")
     critical = [
-        i.get_attribute("id") for i in items
+        str(i.get_attribute("id")) for i in items
         if "sev4" in (i.get_attribute("data-flags") or "").split()
     ]
     filters = chrome.find_element(By.CSS_SELECTOR, '.filters[data-scope="samples-tabs"]')
     Select(filters.find_element(By.TAG_NAME, "select")).select_by_value("sev4")
     visible = [i for i in chrome.find_elements(By.CSS_SELECTOR, "#samples details.item")
                if i.is_displayed()]  # fmt: skip
-    shown = [i.get_attribute("id") for i in visible]
+    shown = [str(i.get_attribute("id")) for i in visible]
     assert shown and shown[0] == "s-0-0" and len(shown) < len(items)
     assert set(shown) == {i for i in critical if i.startswith("s-0-")}
     assert filters.find_element(By.CLASS_NAME, "count").text.startswith(f"{len(shown)} of ")
