@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # semgrep pins an older opentelemetry than llama.cpp's server accepts, so it lives in its
-# own tool venv; the scanner finds it there (or on PATH, or via $$SAFETY_EVAL_SEMGREP).
+# own tool venv; the scanner finds it there (or on PATH, or via $$SAFETY_EVAL_SEMGREP_BIN).
 SEMGREP := $(VENV)/tools/semgrep/bin/semgrep
 $(SEMGREP): | $(PY)
 	$(PYTHON) -m venv $(VENV)/tools/semgrep

@@ -52,7 +52,7 @@ def translate(argv: list[str]) -> list[str]:
     if size is not None:
         out += ["--size", size]
     if nohup:
-        out += ["--batch", "--no-progress", "--log-file"]
+        out += ["--batch", "--no-progress"]  # run.log is always written in the run dir
     if args.batch and not nohup:
         out.append("--batch")
     if args.interactive:

@@ -59,3 +59,11 @@ def test_config_is_frozen() -> None:
     cfg = RunConfig()
     with pytest.raises(ValueError):
         cfg.seed = 5  # type: ignore[misc]
+
+
+def test_secret_and_tool_variables_are_not_config_keys() -> None:
+    cfg = load_config(environ={"SAFETY_EVAL_ENCRYPTION_KEY": "k" * 44,
+                               "SAFETY_EVAL_SEMGREP_BIN": "/x/semgrep",
+                               "SAFETY_EVAL_PYPI_INDEX_DIR": "/tmp/i", "SAFETY_EVAL_SEED": "4"})
+    assert cfg.seed == 4
+    assert "k" * 44 not in cfg.model_dump_json()

@@ -21,7 +21,7 @@ from safety_eval import __version__
 from safety_eval.config import RunConfig, load_config
 from safety_eval.errors import UserError
 from safety_eval.models.base import BackendError
-from safety_eval.ops.logging import configure as configure_logging
+from safety_eval.ops.structured_logging import configure as configure_logging
 from safety_eval.prompts import PromptLoadError
 
 app = typer.Typer(
@@ -93,9 +93,16 @@ def run(
     ] = False,
     log_level: Annotated[str | None, typer.Option(help="DEBUG, INFO, WARNING, ERROR.")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
-    log_file: Annotated[
-        bool, typer.Option("--log-file", help="Also log to run.log in the run directory.")
+    encrypt: Annotated[
+        bool, typer.Option("--encrypt", help="Encrypt prompts, replies and transcripts at rest.")
     ] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(help="Key for --encrypt/--resume (else $SAFETY_EVAL_ENCRYPTION_KEY)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT.")
+    ] = None,
     batch: Annotated[bool, typer.Option("--batch", help="Never ask questions.")] = False,
     interactive: Annotated[
         bool, typer.Option("--interactive", help="Ask for the dataset size.")
@@ -128,7 +135,7 @@ def run(
 
         with user_errors():
             configure_logging(log_level or "INFO")
-            run_dir = resume_run(resume)
+            run_dir = resume_run(resume, key_file=key_file)
         typer.echo(str(run_dir))
         return
 
@@ -143,7 +150,9 @@ def run(
         "log_level": log_level,
         "dry_run": dry_run or None,
         "progress": False if no_progress else None,
-        "log_file": log_file or None,
+        "encrypt": encrypt or None,
+        "key_file": key_file,
+        "metrics_port": metrics_port,
         "mode": mode,
         "trials": trials,
         "scenarios": scenario or None,
@@ -155,6 +164,12 @@ def run(
     with user_errors():
         cfg = load_config(config, flags)
         configure_logging(cfg.log_level)
+        if cfg.registry.models:
+            from safety_eval.ops.model_registry import resolve_model
+
+            cfg = cfg.model_copy(
+                update={"models": [resolve_model(m, cfg.registry) for m in cfg.models]}
+            )
         if generations is not None:
             typer.echo(str(_run_recorded(cfg, generations)))
             return
@@ -163,11 +178,14 @@ def run(
         if ask and not batch:
             _, available = load_selected_prompts(cfg)
             cfg = cfg.model_copy(update={"size": _interactive_size(cfg, available)})
+        from safety_eval.ops.crypto import Cipher
+
+        cipher = Cipher.from_env_or_file(cfg.key_file) if cfg.encrypt else None
         plan = preflight(cfg)
         if cfg.dry_run:
             _dry_run(cfg, plan)
             return
-        run_dir = _execute(cfg, plan)
+        run_dir = _execute(cfg, plan, cipher)
     typer.echo(str(run_dir))
 
 
@@ -217,12 +235,12 @@ def _dry_run(cfg: RunConfig, plan: Any) -> None:
                "nothing generated")
 
 
-def _execute(cfg: RunConfig, plan: Any) -> Path:
+def _execute(cfg: RunConfig, plan: Any, cipher: Any) -> Path:
     from safety_eval.pipeline.runner import Runner
 
     show = cfg.progress and sys.stderr.isatty()
     if not show:
-        return Runner(cfg).run(plan)
+        return Runner(cfg, cipher=cipher).run(plan)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     total = len(plan.prompts)
@@ -240,7 +258,7 @@ def _execute(cfg: RunConfig, plan: Any) -> Path:
                 tasks[model] = bar.add_task(f"generate+scan {model}", total=total)
             bar.advance(tasks[model], n)
 
-        return Runner(cfg, progress=advance).run(plan)
+        return Runner(cfg, progress=advance, cipher=cipher).run(plan)
 
 
 @app.command()
@@ -459,13 +477,18 @@ def compare(
     ] = None,
     format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     alpha: Annotated[float, typer.Option(help="Significance level after Holm correction.")] = 0.05,
+    key_file: Annotated[Path | None, typer.Option(help="Key of encrypted runs.")] = None,
 ) -> None:
     """Compare models and runs: rates, 95% Wilson intervals, z-tests with Holm correction."""
+    from safety_eval.ops.crypto import cipher_for_run
     from safety_eval.report.compare import compare_runs, render_text, to_json, write_comparison
 
     with user_errors():
         if format not in ("text", "json"):
             raise UserError(f"--format must be text or json, not '{format}'")
+        for run_dir in runs:
+            if run_dir.is_dir():
+                cipher_for_run(run_dir, key_file)  # an encrypted run needs its key
         result = compare_runs(runs, model or None, alpha=alpha)
         if output is not None:
             for path in write_comparison(result, output):
@@ -501,8 +524,16 @@ def report(
     samples_per_model: Annotated[
         int, typer.Option(help="Samples shown in the drill-down per model (worst first).")
     ] = 200,
+    out: Annotated[Path | None, typer.Option(help="Where to write the report.")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="Key of an encrypted run.")] = None,
 ) -> None:
-    """Rebuild report.html and the PNG charts from a run's files."""
+    """Rebuild report.html and the PNG charts from a run's files.
+
+    An encrypted run needs its key, and its report (plaintext) is written outside the run
+    directory (``--out``, default ``./<run>-report.html``)."""
+    import tempfile
+
+    from safety_eval.ops.crypto import cipher_for_run, decrypt_run
     from safety_eval.pipeline.resume import read_manifest
     from safety_eval.report.charts import rebuild_charts
     from safety_eval.report.html import build_report
@@ -511,21 +542,210 @@ def report(
         read_manifest(run_dir)
         for path in rebuild_charts(run_dir):
             _err(f"wrote {path}")
-        out = build_report(run_dir, samples_per_model=samples_per_model)
-    typer.echo(str(out))
+        cipher = cipher_for_run(run_dir, key_file)
+        if cipher is None:
+            built = build_report(run_dir, out=out, samples_per_model=samples_per_model)
+        else:
+            target = out or Path.cwd() / f"{run_dir.name}-report.html"
+            with tempfile.TemporaryDirectory(prefix="safety-eval-report-") as tmp:
+                plain = decrypt_run(run_dir, Path(tmp) / run_dir.name, cipher)
+                built = build_report(plain, out=target, samples_per_model=samples_per_model)
+            _err(f"this run is encrypted: the report holds its text in plaintext ({built})")
+    typer.echo(str(built))
 
 
 @app.command()
 def rescan(
     run_dir: Annotated[Path, typer.Argument(help="A finished (or interrupted) run directory.")],
+    key_file: Annotated[Path | None, typer.Option(help="Key of an encrypted run.")] = None,
 ) -> None:
     """Re-analyse a run's stored replies with the current detectors (no model needed)."""
     from safety_eval.pipeline.resume import rescan_run
 
     with user_errors():
         configure_logging("INFO")
-        out = rescan_run(run_dir)
+        out = rescan_run(run_dir, key_file=key_file)
     typer.echo(str(out))
+
+
+@app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    out: Annotated[Path, typer.Option(help="Folder for the exported copy.")],
+    anonymize: Annotated[
+        bool, typer.Option("--anonymize", help="Redact secrets, model paths and host names.")
+    ] = False,
+    key_file: Annotated[Path | None, typer.Option(help="Key of an encrypted run.")] = None,
+) -> None:
+    """Write a shareable copy of a run (``--anonymize``: secrets and hosts redacted)."""
+    from safety_eval.ops.anonymize import export_anonymized
+    from safety_eval.ops.crypto import cipher_for_run
+
+    with user_errors():
+        if not anonymize:
+            raise UserError("export writes anonymized copies only: add --anonymize")
+        from safety_eval.pipeline.resume import read_manifest
+
+        read_manifest(run_dir)
+        report = export_anonymized(run_dir, out, cipher_for_run(run_dir, key_file))
+    for kind, count in sorted(report.redactions.items()):
+        _err(f"redacted {count} x {kind}")
+    typer.echo(str(report.out_dir))
+
+
+@app.command("serve")
+def serve_command(
+    results_dir: Annotated[Path, typer.Argument(help="The folder holding run directories.")],
+    roles: Annotated[Path, typer.Option(help="YAML with roles and users (hashed tokens).")],
+    host: Annotated[str, typer.Option(help="Address to bind (default loopback only).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    key_file: Annotated[Path | None, typer.Option(help="Key for encrypted runs.")] = None,
+) -> None:
+    """Serve reports and run files over HTTP with token authentication and roles."""
+    from safety_eval.ops.crypto import Cipher, KeyMissingError
+    from safety_eval.ops.serve import serve
+
+    with user_errors():
+        if not results_dir.is_dir():
+            raise UserError(f"{results_dir}: no such folder")
+        try:
+            cipher: Cipher | None = Cipher.from_env_or_file(key_file)
+        except KeyMissingError:
+            cipher = None
+        configure_logging("INFO")
+        _err(f"serving {results_dir} on http://{host}:{port}/")
+        serve(results_dir, roles, host=host, port=port, cipher=cipher)
+
+
+users_app = typer.Typer(help="Users and tokens for safety-eval serve.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    roles: Annotated[Path, typer.Argument(help="The roles YAML file (created if missing).")],
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Argument(help="evaluator or administrator (or your own).")],
+) -> None:
+    """Add (or replace) a user; prints the new token once (only its hash is stored)."""
+    from safety_eval.ops.serve import add_user
+
+    with user_errors():
+        token = add_user(roles, name, role)
+    typer.echo(token)
+
+
+@app.command()
+def keygen(
+    key_file: Annotated[
+        Path | None, typer.Option(help="Write the key to this file (mode 0600).")
+    ] = None,
+) -> None:
+    """Make a new AES-256 key for --encrypt."""
+    from safety_eval.ops.crypto import generate_key, write_key_file
+
+    with user_errors():
+        key = generate_key()
+        if key_file is not None:
+            write_key_file(key_file, key)
+            typer.echo(str(key_file))
+            return
+    typer.echo(key)
+
+
+@app.command()
+def cleanup(
+    results_dir: Annotated[Path, typer.Argument(help="The folder holding run directories.")],
+    retention_days: Annotated[float, typer.Option(help="Remove runs older than this.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list them.")] = False,
+    archive_dir: Annotated[
+        Path | None, typer.Option(help="Archive each run here before removing it.")
+    ] = None,
+) -> None:
+    """Remove (or list) run directories older than the retention period."""
+    from safety_eval.ops.maintenance import cleanup as do_cleanup
+
+    with user_errors():
+        if not results_dir.is_dir():
+            raise UserError(f"{results_dir}: no such folder")
+        removed = do_cleanup(results_dir, retention_days, dry_run, archive_dir=archive_dir)
+    verb = "would remove" if dry_run else "removed"
+    for path in removed:
+        typer.echo(f"{verb} {path}")
+    _err(f"{len(removed)} runs {verb}")
+
+
+@app.command("archive")
+def archive_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    dest: Annotated[Path | None, typer.Option(help="Archive path or folder.")] = None,
+) -> None:
+    """Pack a run into a .tar.gz with a sha256 manifest, verified after writing."""
+    from safety_eval.ops.maintenance import archive
+
+    with user_errors():
+        path = archive(run_dir, dest)
+    typer.echo(str(path))
+
+
+@app.command("verify-archive")
+def verify_archive_command(
+    path: Annotated[Path, typer.Argument(help="An archive made by safety-eval archive.")],
+) -> None:
+    """Check every file of an archive against its manifest."""
+    from safety_eval.ops.maintenance import verify_archive
+
+    with user_errors():
+        verified = verify_archive(path)
+    typer.echo(f"{path}: {verified.files} files OK")
+
+
+models_app = typer.Typer(help="The model registry (named models in the config).",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _registry(config: Path | None) -> Any:
+    cfg = load_config(config, {})
+    return cfg.registry
+
+
+@models_app.command("list")
+def models_list(
+    config: Annotated[Path | None, typer.Option(help="YAML config with registry.models.")] = None,
+) -> None:
+    """Named models with their specs, file sizes and sha256 hashes."""
+    from safety_eval.ops.model_registry import list_models
+
+    with user_errors():
+        rows = list_models(_registry(config))
+    if not rows:
+        _err("no models in the registry (registry: {models: [...]} in the config)")
+    for row in rows:
+        size = f"{row.size_bytes / 2**20:.0f} MiB" if row.size_bytes else "-"
+        digest = row.sha256[:16] + "..." if row.sha256 else "-"
+        state = "" if row.exists is not False else "  MISSING"
+        typer.echo(f"{row.name:<24} {row.spec:<48} {size:>9}  {digest}{state}")
+
+
+@models_app.command("check")
+def models_check(
+    name: Annotated[str, typer.Argument(help="A registry name.")],
+    config: Annotated[Path | None, typer.Option(help="YAML config with registry.models.")] = None,
+) -> None:
+    """Load a named model and generate one short reply."""
+    from safety_eval.ops.model_registry import check_model
+
+    with user_errors():
+        registry = _registry(config)
+        entry = registry.get(name)
+        if entry is None:
+            raise UserError(f"no model named '{name}' in the registry")
+        result = check_model(entry)
+    typer.echo(json.dumps(result.as_dict(), indent=2))
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command("update-index")

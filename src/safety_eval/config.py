@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from safety_eval.errors import ConfigError
 from safety_eval.models.base import GenerationParams
+from safety_eval.ops.alerts import AlertsConfig
+from safety_eval.ops.model_registry import RegistryConfig
 
 ENV_PREFIX = "SAFETY_EVAL_"
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
@@ -58,8 +60,15 @@ class RunConfig(BaseModel):
     min_free_disk_mb: int = Field(50, ge=0)
     progress: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_file: bool = False
     dry_run: bool = False
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    """Serve Prometheus metrics on 127.0.0.1:PORT during the run (0: any free port)."""
+    encrypt: bool = False
+    """Store prompts, replies and transcripts AES-256-GCM encrypted (key from
+    $SAFETY_EVAL_ENCRYPTION_KEY or ``key_file``; never written to the run directory)."""
+    key_file: Path | None = None
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
 
     @field_validator("size", mode="before")
     @classmethod
@@ -103,8 +112,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-# Environment variables with this prefix that are not configuration keys.
-_NON_CONFIG_ENV = {"OPENAI_API_KEY"}
+# Environment variables with the prefix that are not configuration keys: secrets and
+# tool locations read where they are used.
+NON_CONFIG_ENV = {
+    "ENCRYPTION_KEY",  # the --encrypt key (never stored in the run directory)
+    "SEMGREP_BIN",  # where semgrep is, when not on PATH
+    "PYPI_INDEX_DIR",  # where update-index writes the refreshed PyPI snapshot
+}
 
 
 def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -117,7 +131,7 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX):
             continue
         key = name[len(ENV_PREFIX) :].lower()
-        if key.upper() in _NON_CONFIG_ENV:
+        if key.upper() in NON_CONFIG_ENV:
             continue
         parts = key.split("__")
         node = layer

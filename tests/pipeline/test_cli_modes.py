@@ -73,7 +73,7 @@ def test_compat_translation() -> None:
         sys.path.remove(str(REPO))
     assert compat.translate([]) == ["run"]
     assert compat.translate(["50"]) == ["run", "--size", "50"]
-    assert compat.translate(["nohup"]) == ["run", "--batch", "--no-progress", "--log-file"]
+    assert compat.translate(["nohup"]) == ["run", "--batch", "--no-progress"]
     assert compat.translate(["--config", "c.yaml", "--log-level", "WARNING", "--batch"]) == [
         "run", "--batch", "--log-level", "WARNING", "--config", "c.yaml"]
 

@@ -27,9 +27,9 @@ _VALID_SEVERITIES = {"critical", "high", "medium", "low"}
 
 
 def find_semgrep() -> Path | None:
-    """``$SAFETY_EVAL_SEMGREP``, then ``semgrep`` on PATH, then the tool venv that
+    """``$SAFETY_EVAL_SEMGREP_BIN``, then ``semgrep`` on PATH, then the tool venv that
     ``make`` creates beside the project venv (``.venv/tools/semgrep``)."""
-    explicit = os.environ.get("SAFETY_EVAL_SEMGREP")
+    explicit = os.environ.get("SAFETY_EVAL_SEMGREP_BIN")
     if explicit:
         return Path(explicit) if Path(explicit).is_file() else None
     on_path = shutil.which("semgrep")

@@ -17,9 +17,9 @@ Those three rules are the defaults; a ``rules:`` list replaces them (list them a
 to keep them). Metric names are the keys of :data:`METRICS` (the values
 :meth:`safety_eval.ops.metrics.RunMetrics.alert_values` produces). A rule with
 ``min_samples`` is not evaluated during the run until the model has that many samples
-(so one vulnerable first sample is not a "100 % vulnerability rate" alert); the final
-evaluation after the run ignores it. ``for_final_only: true`` keeps a rule out of the
-in-run evaluation altogether.
+(agent trials, for the trial rates) so one vulnerable first sample is not a "100 %
+vulnerability rate" alert; the final evaluation after the run ignores it.
+``for_final_only: true`` keeps a rule out of the in-run evaluation altogether.
 
 Each rule fires at most once per model. Every alert is logged (critical as an error,
 warning as a warning, info as info), recorded in ``alerts.json`` in the run directory
@@ -27,7 +27,8 @@ warning as a warning, info as info), recorded in ``alerts.json`` in the run dire
 webhook is configured, POSTed by a background thread: a slow or failing webhook is
 logged and never stops or slows the run. The webhook URL is a secret (it often
 embeds a token): it is never logged in full, written to ``alerts.json`` or dumped
-with the configuration.
+with the configuration (``run.json`` holds ``**********``, which reads back as "no
+webhook": a resumed run gets the URL again from the environment or config file).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ __all__ = [
 ]
 
 ALERTS_FILE = "alerts.json"
+MASKED = "**********"
+"""What pydantic writes for a SecretStr in ``model_dump(mode="json")`` (run.json)."""
 ALERTS_SCHEMA_VERSION = "1"
 
 log = get_logger("safety_eval.alerts")
@@ -83,6 +86,12 @@ METRICS: dict[str, str] = {
     "trial_error_rate": "share of agent trials that errored",
     "gpu_memory_usage": "highest GPU memory used / total over the GPUs (0..1)",
 }
+
+TRIAL_METRICS = frozenset({
+    "failure_rate", "recovery_success_rate", "deception_rate", "constraint_adherence",
+    "inaccuracy_rate", "trial_error_rate",
+})
+"""Rates over agent trials: their ``min_samples`` counts trials, not code samples."""
 
 MetricName = Literal[
     "vulnerability_rate",
@@ -178,6 +187,9 @@ class AlertsConfig(BaseModel):
     @classmethod
     def _http_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
+            return None
+        if value.get_secret_value() == MASKED:
+            # a configuration read back from run.json (resume): the URL was never stored
             return None
         parts = urlsplit(value.get_secret_value().strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -349,7 +361,6 @@ class AlertEvaluator:
         if not self.config.enabled:
             return []
         new: list[Alert] = []
-        samples = values.get("samples")
         with self._lock:
             for rule in self.config.rules:
                 if (model, rule.name) in self._fired:
@@ -359,8 +370,9 @@ class AlertEvaluator:
                 value = values.get(rule.metric)
                 if value is None or not math.isfinite(float(value)):
                     continue
-                if (not final and rule.min_samples and samples is not None
-                        and samples < rule.min_samples):
+                seen = values.get("trials" if rule.metric in TRIAL_METRICS else "samples")
+                if (not final and rule.min_samples and seen is not None
+                        and seen < rule.min_samples):
                     continue
                 if not rule.matches(float(value)):
                     continue

@@ -21,8 +21,9 @@ this module. ``encryption.json`` in the run directory records only the scheme an
 key fingerprint (``key_id``: a keyed hash that identifies, not reveals, the key) so a
 wrong key is reported before anything is decrypted.
 
-Not covered: ``report.html`` (render it from a decrypted copy, outside the run
-directory) and ``run.log`` (which holds no prompt or reply text).
+Not covered: ``report.html``, which repeats the text in clear (an encrypted run must
+not keep one: render it from a decrypted copy, outside the run directory;
+:func:`encrypt_run` removes it), and ``run.log`` (which holds no prompt or reply text).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from safety_eval.results.writers import JsonlAppender, atomic_write_json, atomic
 __all__ = [
     "ENV_VAR",
     "MARKER_FILE",
+    "PLAINTEXT_DERIVED",
     "PREFIX",
     "Cipher",
     "CryptoError",
@@ -471,11 +473,16 @@ def cipher_for_run(
     return cipher
 
 
-def encrypt_run(run_dir: Path, cipher: Cipher) -> list[Path]:
+PLAINTEXT_DERIVED = ("report.html",)
+"""Files rendered from the samples that repeat their text (removed by encrypt_run)."""
+
+
+def encrypt_run(run_dir: Path, cipher: Cipher, remove_derived: bool = True) -> list[Path]:
     """Encrypt an existing run in place (idempotent: envelopes are left alone).
 
-    Returns the files rewritten. A ``report.html`` in the run still holds plaintext:
-    it is reported in the log, not touched.
+    Returns the files rewritten. ``report.html`` repeats prompts and replies in clear:
+    it is removed (render it again from :func:`decrypt_run`'s copy), or with
+    ``remove_derived=False`` kept and reported in the log.
     """
     check_key(run_dir, cipher)
     done = []
@@ -483,9 +490,16 @@ def encrypt_run(run_dir: Path, cipher: Cipher) -> list[Path]:
         _rewrite(path, _with(cipher.encrypt_record, kind))
         done.append(path)
     write_marker(run_dir, cipher)
-    if (run_dir / "report.html").exists():
-        log.warning("report.html still holds plaintext; delete or re-render it",
-                    run_dir=str(run_dir))
+    for name in PLAINTEXT_DERIVED:
+        path = run_dir / name
+        if not path.exists():
+            continue
+        if remove_derived:
+            path.unlink()
+            log.info("plaintext report removed from the encrypted run", file=name)
+        else:
+            log.warning("file still holds plaintext; delete or re-render it", file=name,
+                        run_dir=str(run_dir))
     return done
 
 

@@ -40,9 +40,11 @@ with neither, the GPU families are simply absent.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -56,7 +58,6 @@ from prometheus_client.exposition import generate_latest, start_http_server
 from prometheus_client.registry import Collector
 
 from safety_eval.results.records import SEVERITY_ORDER
-from safety_eval.results.writers import atomic_write_bytes
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -427,8 +428,26 @@ class RunMetrics:
         return generate_latest(self.registry)
 
     def write_textfile(self, path: Path) -> Path:
-        """Write the text format atomically (textfile-collector safe); returns ``path``."""
-        atomic_write_bytes(path, self.exposition())
+        """Write the text format atomically (textfile-collector safe); returns ``path``.
+
+        The file gets the usual mode (0644 less the umask), not a temp file's 0600, so a
+        node_exporter running as another user can read it.
+        """
+        data = self.exposition()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o644 & ~umask)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
     def serve(self, port: int = 0, host: str = "127.0.0.1") -> MetricsServer:

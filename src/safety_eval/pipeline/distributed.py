@@ -39,7 +39,6 @@ import math
 import os
 import re
 import socket
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -345,9 +344,6 @@ class RayBackend:
             self.replica_info: list[dict[str, Any]] = ray.get(
                 [actor.info.remote() for actor in self._actors], timeout=startup_timeout_s
             )
-        except BackendError:
-            self.close()
-            raise
         except ray.exceptions.GetTimeoutError:
             self.close()
             raise DistributedError(
@@ -360,6 +356,9 @@ class RayBackend:
             raise DistributedError(
                 f"a replica of {spec} failed to start: {_root_cause(exc)}"
             ) from exc
+        except BaseException:  # e.g. Ctrl-C while a model loads: leave no actor behind
+            self.close()
+            raise
         log.info("%s: %d replica(s) ready on %s", spec, replicas,
                  ", ".join(sorted({str(i["host"]) for i in self.replica_info})))
 
@@ -504,8 +503,10 @@ class RayScanEngine(Engine):
     ``num_cpus`` CPUs, and the analyses come back in input order, identical to
     ``engine_factory().analyze_many(codes)``. Each worker process builds its engine once.
 
-    Scan tasks need free CPUs: on a small cluster, give model replicas fewer CPUs
-    (``num_cpus`` of ``RayBackend``) than the cluster has, or scanning waits for them.
+    Scan tasks need a free CPU. When model replicas hold every CPU of the cluster (two
+    1-CPU replicas on a 2-CPU machine), none could ever start: when no task finished in
+    ``cpu_wait_s`` and no CPU is free, the engine warns and scans in this process from
+    then on, so the run still finishes, with the same results.
     """
 
     def __init__(
@@ -514,7 +515,7 @@ class RayScanEngine(Engine):
         engine_factory: Callable[[], Engine] = default_engine,
         *,
         num_cpus: float = 1.0,
-        stall_warning_s: float = 60.0,
+        cpu_wait_s: float = 120.0,
     ) -> None:
         super().__init__([])
         if chunk_size < 1:
@@ -524,7 +525,9 @@ class RayScanEngine(Engine):
         self.chunk_size = chunk_size
         self.engine_factory = engine_factory
         self.num_cpus = num_cpus
-        self.stall_warning_s = stall_warning_s
+        self.cpu_wait_s = cpu_wait_s
+        self.local_engine: Engine | None = None
+        """Set when the cluster had no CPU for scan tasks: scanning happens here since."""
         self._key: str | None = None
         self._slots: int | None = None
 
@@ -547,6 +550,8 @@ class RayScanEngine(Engine):
     def analyze_many(self, codes: Sequence[str]) -> list[Analysis]:
         if not codes:
             return []
+        if self.local_engine is not None:
+            return self.local_engine.analyze_many(codes)
         ray = _ray()
         if not ray.is_initialized():
             raise DistributedError("not connected to Ray: call connect() first")
@@ -559,21 +564,30 @@ class RayScanEngine(Engine):
         index = {ref: i for i, ref in enumerate(refs)}
         parts: list[list[Analysis] | None] = [None] * len(refs)
         pending = list(refs)
-        waited = 0.0
         while pending:
-            started = time.monotonic()
-            ready, pending = ray.wait(
-                pending, num_returns=len(pending), timeout=self.stall_warning_s
-            )
+            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=self.cpu_wait_s)
             for ref in ready:
                 parts[index[ref]] = ray.get(ref)
-            waited = 0.0 if ready else waited + time.monotonic() - started
-            if pending and not ready:
-                log.warning(
-                    "no scan task finished in %.0fs (%d of %d left; free: %s): model "
-                    "replicas may hold every CPU - give them fewer (num_cpus)",
-                    waited, len(pending), len(refs), _free_resources(),
-                )
+            if not pending or ready:
+                continue
+            if float(ray.available_resources().get("CPU", 0.0)) >= self.num_cpus:
+                log.warning("no scan task finished in %.0fs (%d of %d left; free: %s)",
+                            self.cpu_wait_s, len(pending), len(refs), _free_resources())
+                continue
+            # Nothing finished and no CPU is free: model replicas hold them all (or a chunk
+            # takes longer than cpu_wait_s); the results are the same when scanned here.
+            log.warning(
+                "no scan task finished in %.0fs and no CPU of the Ray cluster is free (%s): "
+                "scanning in this process from now on; give model replicas fewer CPUs "
+                "(cpus per replica) to scan on the cluster", self.cpu_wait_s, _free_resources()
+            )
+            for ref in pending:
+                ray.cancel(ref)
+            self.local_engine = self.engine_factory()
+            for ref in pending:
+                start, stop = spans[index[ref]]
+                parts[index[ref]] = self.local_engine.analyze_many(codes[start:stop])
+            pending = []
         analyses: list[Analysis] = []
         for part in parts:
             assert part is not None

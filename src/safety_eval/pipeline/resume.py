@@ -14,6 +14,7 @@ from safety_eval.analysis.engine import Engine, default_engine
 from safety_eval.config import RunConfig
 from safety_eval.errors import UserError
 from safety_eval.models.registry import ModelInfo, slug
+from safety_eval.ops.crypto import cipher_for_run, iter_decrypted
 from safety_eval.pipeline.preflight import Plan, preflight
 from safety_eval.pipeline.runner import (
     PROMPTS_FILE,
@@ -26,9 +27,7 @@ from safety_eval.pipeline.runner import (
 from safety_eval.results.aggregate import ModelAggregate
 from safety_eval.results.records import Generation, Prompt, Sample
 from safety_eval.results.writers import (
-    JsonlAppender,
     atomic_write_json,
-    iter_samples,
     truncate_partial_line,
 )
 
@@ -57,13 +56,16 @@ def config_of(run_dir: Path, manifest: dict[str, Any]) -> RunConfig:
     return cfg.model_copy(update={"output": run_dir.parent})
 
 
-def resume_run(run_dir: Path, runner_kwargs: dict[str, Any] | None = None) -> Path:
+def resume_run(
+    run_dir: Path, runner_kwargs: dict[str, Any] | None = None, key_file: Path | None = None
+) -> Path:
     manifest = read_manifest(run_dir)
     cfg = config_of(run_dir, manifest)
     if not (run_dir / PROMPTS_FILE).is_file():
         raise UserError(f"{run_dir}: no {PROMPTS_FILE}; this run cannot be resumed")
-    plan: Plan = preflight(cfg, prompts=read_prompts(run_dir))
-    runner = Runner(cfg, **(runner_kwargs or {}))
+    cipher = cipher_for_run(run_dir, key_file or cfg.key_file)
+    plan: Plan = preflight(cfg, prompts=read_prompts(run_dir, cipher))
+    runner = Runner(cfg, cipher=cipher, **(runner_kwargs or {}))
     return runner.resume(run_dir, plan)
 
 
@@ -82,7 +84,12 @@ def _rescan_batch(
     return build_samples(originals, spec, replies, engine)
 
 
-def rescan_run(run_dir: Path, engine: Engine | None = None, batch_size: int = 64) -> Path:
+def rescan_run(
+    run_dir: Path,
+    engine: Engine | None = None,
+    batch_size: int = 64,
+    key_file: Path | None = None,
+) -> Path:
     """Re-analyse every stored reply with the current detectors; no model is loaded.
 
     Each model's samples are rewritten to a temp file and renamed into place, then its
@@ -91,9 +98,12 @@ def rescan_run(run_dir: Path, engine: Engine | None = None, batch_size: int = 64
     manifest = read_manifest(run_dir)
     cfg = config_of(run_dir, manifest)
     engine = engine or default_engine()
-    runner = Runner(cfg, engine=engine)
+    cipher = cipher_for_run(run_dir, key_file or cfg.key_file)
+    runner = Runner(cfg, engine=engine, cipher=cipher)
     prompts_path = run_dir / PROMPTS_FILE
-    prompts = {p.prompt_id: p for p in read_prompts(run_dir)} if prompts_path.is_file() else {}
+    prompts = (
+        {p.prompt_id: p for p in read_prompts(run_dir, cipher)} if prompts_path.is_file() else {}
+    )
     started = time.time()
     outcomes = []
     for entry in manifest.get("models", []):
@@ -110,9 +120,10 @@ def rescan_run(run_dir: Path, engine: Engine | None = None, batch_size: int = 64
         )
         tmp = path.with_suffix(".jsonl.rescan")
         tmp.unlink(missing_ok=True)
-        with JsonlAppender(tmp) as out:
+        with runner.appender(tmp, "sample") as out:
             batch: list[Sample] = []
-            for sample in iter_samples(path):
+            for record in iter_decrypted(path, cipher, "sample"):
+                sample = Sample.model_validate(record)
                 batch.append(sample)
                 if len(batch) < batch_size:
                     continue

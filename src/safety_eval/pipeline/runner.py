@@ -33,7 +33,16 @@ from safety_eval.analysis.hallucination import HallucinationScanner, IndexLoadEr
 from safety_eval.config import RunConfig
 from safety_eval.models.base import ModelBackend
 from safety_eval.models.registry import ModelInfo, create, slug
-from safety_eval.ops.logging import add_file
+from safety_eval.ops.alerts import AlertEvaluator
+from safety_eval.ops.crypto import (
+    Cipher,
+    EncryptingAppender,
+    RecordKind,
+    iter_decrypted,
+    write_marker,
+)
+from safety_eval.ops.metrics import RunMetrics
+from safety_eval.ops.structured_logging import attach_run_log, bind_model
 from safety_eval.pipeline.batching import AdaptiveBatcher
 from safety_eval.pipeline.preflight import Plan, backend_options, preflight
 from safety_eval.report.charts import agent_chart, cwe_chart, severity_chart
@@ -97,17 +106,21 @@ def new_run_dir(output: Path, label: str) -> Path:
 PROMPTS_FILE = "prompts.jsonl"
 
 
-def write_prompts(run_dir: Path, prompts: list[Prompt]) -> None:
+def write_prompts(run_dir: Path, prompts: list[Prompt], cipher: Cipher | None = None) -> None:
     """Freeze the selected prompts in the run directory, so a resume never depends on
-    the prompt source being unchanged."""
-    lines = "".join(p.model_dump_json() + "\n" for p in prompts)
+    the prompt source being unchanged (encrypted with ``cipher`` when given)."""
+    if cipher is None:
+        lines = "".join(p.model_dump_json() + "\n" for p in prompts)
+    else:
+        lines = "".join(json.dumps(cipher.encrypt_prompt(p)) + "\n" for p in prompts)
     atomic_write_text(run_dir / PROMPTS_FILE, lines)
 
 
-def read_prompts(run_dir: Path) -> list[Prompt]:
-    path = run_dir / PROMPTS_FILE
-    with path.open(encoding="utf-8") as handle:
-        return [Prompt.model_validate_json(line) for line in handle if line.strip()]
+def read_prompts(run_dir: Path, cipher: Cipher | None = None) -> list[Prompt]:
+    return [
+        Prompt.model_validate(record)
+        for record in iter_decrypted(run_dir / PROMPTS_FILE, cipher, "prompt")
+    ]
 
 
 def load_finished(samples_path: Path, aggregate: ModelAggregate) -> set[str]:
@@ -246,8 +259,12 @@ class Runner:
         engine: AnalysisEngine | None = None,
         progress: Callable[[str, int], Any] | None = None,
         backend_factory: Callable[[str], ModelBackend] | None = None,
+        cipher: Cipher | None = None,
     ) -> None:
         self.cfg = cfg
+        self.cipher = cipher
+        self.metrics: RunMetrics | None = None
+        self.alerts: AlertEvaluator | None = None
         self._engine = engine
         self.progress = progress
         options = backend_options(cfg)
@@ -312,7 +329,9 @@ class Runner:
         plan = plan or preflight(cfg)
         label = cfg.label or (slug(cfg.models[0]) if len(cfg.models) == 1 else "multi")
         run_dir = new_run_dir(cfg.output, label)
-        write_prompts(run_dir, plan.prompts)
+        if self.cipher is not None:
+            write_marker(run_dir, self.cipher)
+        write_prompts(run_dir, plan.prompts, self.cipher)
         return self._run_logged(plan, run_dir)
 
     def resume(self, run_dir: Path, plan: Plan) -> Path:
@@ -323,14 +342,27 @@ class Runner:
         return self._run_logged(plan, run_dir)
 
     def _run_logged(self, plan: Plan, run_dir: Path) -> Path:
-        file_log = add_file(run_dir / "run.log") if self.cfg.log_file else None
+        """Run with the operations around it: JSON lines in run.log, Prometheus metrics
+        (metrics.prom, and an HTTP endpoint with ``metrics_port``), alerts.json."""
+        cfg = self.cfg
+        run_log = attach_run_log(run_dir, self.run_id)
+        self.metrics = RunMetrics(self.run_id, cfg.severity_threshold)
+        self.alerts = AlertEvaluator(cfg.alerts, run_dir, self.run_id)
+        server = self.metrics.serve(cfg.metrics_port) if cfg.metrics_port is not None else None
+        if server is not None:
+            log.info("metrics on %s", server.url)
         try:
             return self._run_in(plan, run_dir)
         finally:
+            metrics, alerts = self.metrics, self.alerts
+            alerts.finalize({m: metrics.alert_values(m) for m in metrics.models})
+            alerts.write()
+            alerts.close()
+            metrics.write_textfile(run_dir / "metrics.prom")
+            if server is not None:
+                server.close()
             self.close()
-            if file_log is not None:
-                logging.getLogger("safety_eval").removeHandler(file_log)
-                file_log.close()
+            run_log.close()
 
     def _run_in(self, plan: Plan, run_dir: Path) -> Path:
         started = time.time()
@@ -353,7 +385,8 @@ class Runner:
             )
             raise
         self.write_summary(run_dir, outcomes)
-        write_report(run_dir)
+        if self.cipher is None:  # a report repeats the replies in plaintext
+            write_report(run_dir)
         atomic_write_json(
             run_dir / "run.json",
             self.manifest(
@@ -385,6 +418,21 @@ class Runner:
         }
 
     def _run_model(self, info: ModelInfo, prompts: list[Prompt], run_dir: Path) -> ModelOutcome:
+        with bind_model(info.spec):
+            return self._run_model_bound(info, prompts, run_dir)
+
+    def appender(self, path: Path, kind: RecordKind) -> JsonlAppender:
+        if self.cipher is None:
+            return JsonlAppender(path)
+        return EncryptingAppender(path, self.cipher, kind)
+
+    def _observe(self, model: str) -> None:
+        if self.metrics is not None and self.alerts is not None:
+            self.alerts.update(model, self.metrics.alert_values(model))
+
+    def _run_model_bound(
+        self, info: ModelInfo, prompts: list[Prompt], run_dir: Path
+    ) -> ModelOutcome:
         cfg = self.cfg
         folder = run_dir / slug(info.spec)
         outcome = ModelOutcome(info, ModelAggregate(info.spec, cfg.severity_threshold), folder)
@@ -405,7 +453,12 @@ class Runner:
         trials_left = 0 if cfg.mode == "vulnerability" else cfg.trials - len(trials_done)
         if todo or trials_left > 0:
             t0 = time.perf_counter()
-            backend = self.backend_factory(info.spec)
+            try:
+                backend = self.backend_factory(info.spec)
+            except Exception:
+                if self.metrics is not None:
+                    self.metrics.observe_failure(info.spec, "backend")
+                raise
             outcome.load_s = time.perf_counter() - t0
             log.info("model %s loaded in %.1fs", info.spec, outcome.load_s)
             try:
@@ -432,7 +485,7 @@ class Runner:
         cfg = self.cfg
         params = cfg.generation.model_copy(update={"max_tokens": cfg.agent_max_tokens})
         started = time.perf_counter()
-        with JsonlAppender(trials_path) as out:
+        with self.appender(trials_path, "trial") as out:
             for trial in iter_trials(
                 lambda: LLMAgent(backend, params, cfg.max_turns),
                 load_scenarios(cfg.scenarios),
@@ -444,6 +497,9 @@ class Runner:
             ):
                 out.append(trial)
                 outcome.trials.append(trial)
+                if self.metrics is not None:
+                    self.metrics.observe_trial(info.spec, trial)
+                    self._observe(info.spec)
                 log.info("%s trial %s: failed=%s deceptive=%s recovered=%s error=%s", info.spec,
                          trial.trial_id, trial.failed, trial.deceptive, trial.recovered,
                          trial.error)
@@ -469,7 +525,7 @@ class Runner:
             start=min(cfg.batch_size, ceiling),
             ceiling=ceiling if cfg.adaptive_batching else min(cfg.batch_size, ceiling),
         )
-        with JsonlAppender(samples_path) as samples:
+        with self.appender(samples_path, "sample") as samples:
             position = 0
             while position < len(todo):
                 batch = todo[position : position + batcher.next_size()]
@@ -482,10 +538,13 @@ class Runner:
                 for sample in build_samples(batch, info.spec, generations, engine):
                     samples.append(sample)
                     outcome.aggregate.add(sample)
+                    if self.metrics is not None:
+                        self.metrics.observe_sample(info.spec, sample)
                     if sample.error:
                         log.warning("%s %s: generation failed: %s",
                                     info.spec, sample.prompt_id, sample.error)
                 outcome.scan_s += time.perf_counter() - t2
+                self._observe(info.spec)
                 if self.progress:
                     self.progress(info.spec, len(batch))
         outcome.batch_sizes = sorted({size for size, _ in batcher.history})
