@@ -97,3 +97,5 @@ def test_doctor_reports_model_and_disk() -> None:
     result = cli("doctor")
     assert "embedded model parts" in result.stdout
     assert "disk space" in result.stdout and "GPU" in result.stdout
+    assert "write permission" in result.stdout and "Ray cluster" in result.stdout
+    assert "semgrep" in result.stdout

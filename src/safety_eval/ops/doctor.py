@@ -104,5 +104,42 @@ def gpu_check() -> Check:
     return Check("GPU", "ok", out.replace("\n", "; "))
 
 
+def write_check(path: Path = Path("output")) -> Check:
+    """Can runs be written where they go by default?"""
+    import tempfile
+
+    target = path if path.exists() else path.resolve().parent
+    try:
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check("write permission", "fail", f"cannot write in {target}: {exc.strerror}")
+    return Check("write permission", "ok", f"{target.resolve()} is writable")
+
+
+def ray_check() -> Check:
+    """Whether --distributed can reach a cluster: a started one (``ray start --head``
+    leaves its address behind) or $RAY_ADDRESS; otherwise runs start a local one."""
+    import os
+
+    if importlib.util.find_spec("ray") is None:
+        return Check("Ray cluster", "note", "ray not installed; --distributed needs '.[ray]'")
+    address = os.environ.get("RAY_ADDRESS")
+    current = Path(tempfile_dir()) / "ray" / "ray_current_cluster"
+    if address:
+        return Check("Ray cluster", "ok", f"RAY_ADDRESS={address} (--ray-address auto uses it)")
+    if current.is_file():
+        found = current.read_text(encoding="utf-8").strip()
+        return Check("Ray cluster", "ok", f"a cluster started with `ray start` at {found}")
+    return Check("Ray cluster", "note", "no running cluster; --distributed starts a local one")
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
 def run_checks() -> list[Check]:
-    return [*dependency_checks(), *model_checks(), disk_check(), gpu_check()]
+    return [*dependency_checks(), *model_checks(), disk_check(), write_check(), ray_check(),
+            gpu_check()]
