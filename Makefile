@@ -39,7 +39,14 @@ $(CHROMIUM):
 
 install: $(STAMP)
 
-install-test: install $(SEMGREP) $(SARIF_SCHEMA) $(CHROMIUM)
+# The hf backend's tests need torch: the CPU wheel (a bare "torch" would pull CUDA, GBs).
+HF_STAMP := $(VENV)/.installed-hf
+$(HF_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[local,dev,hf,ray]"
+	touch $(HF_STAMP)
+
+install-test: install $(HF_STAMP) $(SEMGREP) $(SARIF_SCHEMA) $(CHROMIUM)
 
 run: install
 	$(VENV)/bin/safety-eval run $(RUN_ARGS)

@@ -19,10 +19,10 @@ def test_unknown_spec_lists_backends() -> None:
         create("nope:x")
 
 
-@pytest.mark.parametrize("spec", ["hf:/models/x", "vllm:/models/x"])
-def test_later_backends_say_so(spec: str) -> None:
-    with pytest.raises(BackendError, match="not available in this version"):
-        create(spec)
+@pytest.mark.parametrize("spec", ["hf:/models/missing-x", "vllm:/models/missing-x"])
+def test_missing_hf_and_vllm_models_are_refused_before_loading(spec: str) -> None:
+    with pytest.raises(BackendError):
+        probe(spec, BackendOptions())
 
 
 def test_probe_missing_gguf(tmp_path: Path) -> None:

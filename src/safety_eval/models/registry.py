@@ -5,7 +5,8 @@ Specs:
   ``qwen2.5-coder-0.5b``         the embedded default model (llama.cpp preset)
   ``llamacpp:PATH.gguf``         any GGUF file through llama.cpp
   ``openai:MODEL@BASE_URL``      any OpenAI-compatible server
-  ``hf:PATH`` / ``vllm:PATH``    Hugging Face / vLLM (not in this version: a clear error)
+  ``hf:PATH[?quant=4bit&batch=16]``  Hugging Face transformers (local files; GGUF too)
+  ``vllm:PATH[?quant=awq&tp=2]``     vLLM offline batch generation (GPU machines)
 """
 
 from __future__ import annotations
@@ -94,7 +95,18 @@ def probe(spec: str, options: BackendOptions) -> ModelInfo:
         finally:
             backend.close()
         return ModelInfo(spec, "openai")
-    create(spec, options)  # raises the right error for hf/vllm/unknown specs
+    if kind == "hf":
+        from safety_eval.models.hf import check_hf_spec
+
+        found = check_hf_spec(spec, model_cache_dir=options.model_cache_dir)
+        source = Path(str(found["path_or_id"]))
+        return ModelInfo(spec, "hf", source if source.exists() else None)
+    if kind == "vllm":
+        from safety_eval.models.vllm_backend import check_vllm_spec
+
+        check_vllm_spec(spec)
+        return ModelInfo(spec, "vllm")
+    create(spec, options)  # raises the right error for unknown specs
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -128,22 +140,24 @@ def _openai(spec: str, options: BackendOptions) -> ModelBackend:
     )
 
 
-def _later(kind: str) -> Callable[[str, BackendOptions], ModelBackend]:
-    def factory(spec: str, options: BackendOptions) -> ModelBackend:
-        raise BackendError(
-            f"the '{kind}' backend is not available in this version; use llamacpp:, openai: "
-            "(e.g. a vLLM server started with `vllm serve`) or mock"
-        )
+def _hf(spec: str, options: BackendOptions) -> ModelBackend:
+    from safety_eval.models.hf import HFBackend
 
-    return factory
+    return HFBackend.from_spec(spec, model_cache_dir=options.model_cache_dir)
+
+
+def _vllm(spec: str, options: BackendOptions) -> ModelBackend:
+    from safety_eval.models.vllm_backend import VLLMBackend, parse_vllm_spec
+
+    return VLLMBackend(**parse_vllm_spec(spec), name=spec, seed=options.seed)
 
 
 FACTORIES: dict[str, Callable[[str, BackendOptions], ModelBackend]] = {
     "mock": _mock,
     "llamacpp": _llamacpp,
     "openai": _openai,
-    "hf": _later("hf"),
-    "vllm": _later("vllm"),
+    "hf": _hf,
+    "vllm": _vllm,
 }
 
 
