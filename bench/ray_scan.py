@@ -19,6 +19,7 @@ during the local passes too.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import random
@@ -217,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"local engine built in {built:.2f} s; Ray cluster started and its "
               f"{args.workers} workers warmed up in {startup:.2f} s")
         for attempt in range(1, args.repeat + 1):
+            local = remote = []  # each pass starts from the same heap
+            gc.collect()
             local, seconds = timed(lambda: chunked(local_engine, codes, args.chunk))
             local_times.append(seconds)
+            gc.collect()
             remote, seconds = timed(lambda: ray_engine.analyze_many(codes))
             ray_times.append(seconds)
             print(f"pass {attempt}: local {len(codes) / local_times[-1]:6.1f} samples/s, "

@@ -103,6 +103,13 @@ def run(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on 127.0.0.1:PORT.")
     ] = None,
+    distributed: Annotated[
+        bool, typer.Option("--distributed", help="Run generation and scanning on Ray.")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster: 'auto', HOST:PORT, ray://...; "
+                                      "default a local cluster.")
+    ] = None,
     batch: Annotated[bool, typer.Option("--batch", help="Never ask questions.")] = False,
     interactive: Annotated[
         bool, typer.Option("--interactive", help="Ask for the dataset size.")
@@ -153,6 +160,8 @@ def run(
         "encrypt": encrypt or None,
         "key_file": key_file,
         "metrics_port": metrics_port,
+        "distributed": distributed or None,
+        "ray_address": ray_address,
         "mode": mode,
         "trials": trials,
         "scenarios": scenario or None,
@@ -236,11 +245,22 @@ def _dry_run(cfg: RunConfig, plan: Any) -> None:
 
 
 def _execute(cfg: RunConfig, plan: Any, cipher: Any) -> Path:
+    if not cfg.distributed:
+        return _execute_with(cfg, plan, cipher, {})
+    from safety_eval.pipeline.distributed import ray_runner_kwargs, shutdown
+
+    try:
+        return _execute_with(cfg, plan, cipher, ray_runner_kwargs(cfg))
+    finally:
+        shutdown()
+
+
+def _execute_with(cfg: RunConfig, plan: Any, cipher: Any, extra: dict[str, Any]) -> Path:
     from safety_eval.pipeline.runner import Runner
 
     show = cfg.progress and sys.stderr.isatty()
     if not show:
-        return Runner(cfg, cipher=cipher).run(plan)
+        return Runner(cfg, cipher=cipher, **extra).run(plan)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     total = len(plan.prompts)
@@ -258,7 +278,7 @@ def _execute(cfg: RunConfig, plan: Any, cipher: Any) -> Path:
                 tasks[model] = bar.add_task(f"generate+scan {model}", total=total)
             bar.advance(tasks[model], n)
 
-        return Runner(cfg, progress=advance, cipher=cipher).run(plan)
+        return Runner(cfg, progress=advance, cipher=cipher, **extra).run(plan)
 
 
 @app.command()

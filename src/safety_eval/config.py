@@ -55,6 +55,14 @@ class RunConfig(BaseModel):
     scan_workers: int | None = Field(None, ge=1, le=64)
     """Processes that scan replies; None: one per CPU for runs of 2,000+ prompts, else 1."""
     semgrep: bool = False
+    distributed: bool = False
+    """Generate with Ray actors (ModelWorker replicas) and scan with Ray tasks."""
+    ray_address: str | None = None
+    """None: a local in-process cluster; "auto": one started with `ray start --head`."""
+    replicas: int = Field(1, ge=1, le=1024)
+    num_gpus_per_replica: float = Field(0.0, ge=0.0)
+    cpus_per_replica: float = Field(1.0, ge=0.0)
+    scan_chunk_size: int = Field(32, ge=1, le=100_000)
     request_timeout_s: float = Field(120.0, gt=0)
     model_cache_dir: Path | None = None
     min_free_disk_mb: int = Field(50, ge=0)

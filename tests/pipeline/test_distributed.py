@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from safety_eval.analysis.engine import default_engine
+from safety_eval.analysis.engine import Engine, default_engine
 from safety_eval.analysis.extract import extract_code
 from safety_eval.config import load_config
 from safety_eval.models.base import BackendError, GenerationParams
@@ -31,6 +33,7 @@ from safety_eval.pipeline.distributed import (
     RayBackend,
     RayScanEngine,
     ReplicaDiedError,
+    _check_reachable,
     connect,
     shutdown,
 )
@@ -46,9 +49,17 @@ PARAMS = GenerationParams(seed=5)
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster() -> Iterator[None]:
+    # ray.init turns token authentication on by setting RAY_AUTH_MODE in os.environ:
+    # put the environment back for the tests that run after this module.
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE",)}
     connect(None, num_cpus=2)
     yield
     shutdown()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _prompts(count: int) -> list[str]:
@@ -138,7 +149,7 @@ def test_a_dead_replica_is_reported_clearly() -> None:
 def test_replica_start_failures_are_clear() -> None:
     with pytest.raises(DistributedError, match="failed to start: BackendError: unknown model"):
         RayBackend("nosuch:model", num_cpus=REPLICA_CPUS)
-    with pytest.raises(DistributedError, match="needs 1 GPU.*has 0"):
+    with pytest.raises(DistributedError, match=r"needs 1 GPU.*has 0"):
         RayBackend("mock", num_gpus=1)
     with pytest.raises(DistributedError, match="needs 6 CPU"):
         RayBackend("mock", replicas=3, num_cpus=2)
@@ -170,6 +181,43 @@ def test_scan_engine_equals_the_local_engine() -> None:
     engine = RayScanEngine()
     assert engine.analyze_many([]) == []
     assert engine.analyze(codes[-1]) == local[-1]
+
+
+def test_each_worker_process_builds_its_engine_once(tmp_path: Path) -> None:
+    builds = tmp_path / "builds"
+
+    def factory() -> Engine:  # pickled by value: its builds are logged by process id
+        with builds.open("a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return default_engine()
+
+    engine = RayScanEngine(chunk_size=2, engine_factory=factory)
+    codes = _snippets()[:24]
+    assert engine.analyze_many(codes) == engine.analyze_many(codes)  # 2 x 12 tasks
+    pids = builds.read_text().split()
+    assert 1 <= len(pids) == len(set(pids)) < 12
+
+
+def test_scanning_falls_back_to_the_driver_when_replicas_hold_every_cpu(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    codes = _snippets()[:10]
+    engine = RayScanEngine(chunk_size=3, cpu_wait_s=1.0)
+    with RayBackend("mock", replicas=2, num_cpus=1) as backend:  # both CPUs of the cluster
+        assert backend.generate(["x"], PARAMS)
+        with caplog.at_level("WARNING", logger="safety_eval.distributed"):
+            assert engine.analyze_many(codes) == default_engine().analyze_many(codes)
+    assert engine.local_engine is not None
+    assert "scanning in this process from now on" in caplog.text
+
+
+def test_an_unreachable_address_fails_fast() -> None:
+    started = time.monotonic()
+    with pytest.raises(DistributedError, match=r"no Ray cluster answers at 127\.0\.0\.1"):
+        _check_reachable(f"127.0.0.1:{free_port()}")
+    with pytest.raises(DistributedError, match="not HOST:PORT"):
+        _check_reachable("nonsense")
+    assert time.monotonic() - started < 10
 
 
 _NOISY = {"latency_s", "mean_latency_s", "tokens_per_s"}
@@ -252,13 +300,16 @@ def test_external_cluster_started_with_ray_start(tmp_path: Path) -> None:
     ``ray start --block`` process, which stops only that cluster's processes (``ray stop``
     would stop every Ray cluster on the machine, the module's included)."""
     port = free_port()
+    # Its own temp dir: ``ray start`` records itself there as the machine's "current"
+    # cluster, which must not outlive the test (a short path: Ray's sockets live in it).
+    temp_dir = tempfile.mkdtemp(prefix="se-ray-", dir="/tmp")
     ray_cli = Path(sys.executable).with_name("ray")
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     with (tmp_path / "head.log").open("w") as head_log:
         head = subprocess.Popen(
             [str(ray_cli), "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
              "--include-dashboard=false", "--disable-usage-stats",
-             "--dashboard-agent-listen-port", str(free_port())],
+             "--dashboard-agent-listen-port", str(free_port()), "--temp-dir", temp_dir],
             stdout=head_log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
     try:
@@ -288,3 +339,4 @@ def test_external_cluster_started_with_ray_start(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:  # pragma: no cover
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+        shutil.rmtree(temp_dir, ignore_errors=True)

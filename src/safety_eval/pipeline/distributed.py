@@ -6,7 +6,7 @@ Two drop-in pieces let the ordinary ``Runner`` run on a Ray cluster unchanged:
   ``replicas`` ``ModelWorker`` actors (each holds the real backend, built by
   ``models.registry.create`` inside the actor, with ``num_gpus``/``num_cpus`` reserved
   from the cluster) and returns the replies in prompt order.
-* ``RayScanEngine`` is an ``Engine`` whose ``analyze_many`` scans chunks of code as Ray
+* ``RayScanEngine`` is an analysis engine whose ``analyze_many`` scans chunks of code as Ray
   tasks; each worker process builds its engine once and keeps it.
 
 Samples are still written on the driver, so ``samples.jsonl`` and every metric are the
@@ -45,6 +45,7 @@ from types import ModuleType
 from typing import Any
 
 from safety_eval.analysis.engine import Analysis, Engine, default_engine
+from safety_eval.config import RunConfig
 from safety_eval.models.base import BackendError, GenerationParams, ModelBackend
 from safety_eval.models.registry import BackendOptions, create
 from safety_eval.results.records import Generation
@@ -495,8 +496,9 @@ def _scan_task() -> Any:
     return _ray().remote(_scan_chunk)
 
 
-class RayScanEngine(Engine):
-    """An ``Engine`` whose ``analyze_many`` fans the scanning out as Ray tasks.
+class RayScanEngine:
+    """An analysis engine (``analyze``/``analyze_many``, like ``Engine``) that fans the
+    scanning out as Ray tasks.
 
     Codes are cut into contiguous chunks of at most ``chunk_size`` (smaller when that
     keeps every task slot of the cluster busy), each chunk is one task needing
@@ -517,7 +519,6 @@ class RayScanEngine(Engine):
         num_cpus: float = 1.0,
         cpu_wait_s: float = 120.0,
     ) -> None:
-        super().__init__([])
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1")
         if num_cpus <= 0:
@@ -546,6 +547,9 @@ class RayScanEngine(Engine):
             cpus = float(_ray().cluster_resources().get("CPU", 1.0))
             self._slots = max(1, int(cpus // self.num_cpus))
         return self._slots
+
+    def analyze(self, code: str) -> Analysis:
+        return self.analyze_many([code])[0]
 
     def analyze_many(self, codes: Sequence[str]) -> list[Analysis]:
         if not codes:
@@ -593,3 +597,28 @@ class RayScanEngine(Engine):
             assert part is not None
             analyses.extend(part)
         return analyses
+
+
+def ray_runner_kwargs(cfg: RunConfig) -> dict[str, Any]:
+    """Connect to the configured cluster and return the ``Runner`` arguments that move
+    generation to ``ModelWorker`` replicas and scanning to Ray tasks."""
+    import functools
+
+    from safety_eval.pipeline.preflight import backend_options
+
+    connect(cfg.ray_address)
+    options = backend_options(cfg)
+
+    def factory(spec: str) -> RayBackend:
+        return RayBackend(
+            spec,
+            options,
+            cfg.replicas,
+            cfg.num_gpus_per_replica,
+            cfg.cpus_per_replica,
+            batch_per_replica=cfg.batch_size,
+        )
+
+    engine = RayScanEngine(cfg.scan_chunk_size, functools.partial(default_engine,
+                                                                  semgrep=cfg.semgrep))
+    return {"engine": engine, "backend_factory": factory}
