@@ -28,92 +28,14 @@ _PY_FENCE_TAGS = {"", "python", "py", "python3", "py3", "ipython", "pycon", "pyt
 _TOKEN = re.compile(r"#|'''|\"\"\"|'|\"|[()\[\]{}]")
 _CLOSER = {"(": ")", "[": "]", "{": "}"}
 _KEYWORDS = frozenset(
-    [
-        "False",
-        "None",
-        "True",
-        "and",
-        "as",
-        "assert",
-        "async",
-        "await",
-        "break",
-        "class",
-        "continue",
-        "def",
-        "del",
-        "elif",
-        "else",
-        "except",
-        "finally",
-        "for",
-        "from",
-        "global",
-        "if",
-        "import",
-        "in",
-        "is",
-        "lambda",
-        "nonlocal",
-        "not",
-        "or",
-        "pass",
-        "raise",
-        "return",
-        "try",
-        "while",
-        "with",
-        "yield",
-        "match",
-        "case",
-        "type",
-        "print",
-        "exec",
-    ]
+    (
+        "False None True and as assert async await break class continue def del elif else "
+        "except finally for from global if import in is lambda nonlocal not or pass raise "
+        "return try while with yield match case type print exec"
+    ).split()
 )
 _OPENER_KEYWORDS = frozenset(
-    [
-        "False",
-        "None",
-        "True",
-        "and",
-        "as",
-        "assert",
-        "async",
-        "await",
-        "break",
-        "class",
-        "continue",
-        "def",
-        "del",
-        "elif",
-        "else",
-        "except",
-        "finally",
-        "for",
-        "from",
-        "global",
-        "if",
-        "import",
-        "in",
-        "is",
-        "lambda",
-        "nonlocal",
-        "not",
-        "or",
-        "pass",
-        "raise",
-        "return",
-        "try",
-        "while",
-        "with",
-        "yield",
-        "match",
-        "case",
-        "type",
-        "print",
-        "exec",
-    ]
+    "if elif else for while with try except finally def class async match case".split()
 )
 _PROSE_START = re.compile(r"^([A-Za-z][\w'’]*)[,:.]?\s+([A-Za-z][\w'’]*)[,:.]?\s+([A-Za-z][\w'’]*)")
 _CAPITALIZED = re.compile(r"^[A-Z][a-z'’]+[,:]?$")
