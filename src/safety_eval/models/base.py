@@ -26,6 +26,14 @@ class GenerationParams(BaseModel):
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
 
+def chat_messages(prompt: str, params: GenerationParams) -> list[dict[str, str]]:
+    """The conversation a single coding prompt becomes: the system prompt, then the task."""
+    return [
+        {"role": "system", "content": params.system_prompt},
+        {"role": "user", "content": prompt},
+    ]
+
+
 class BackendError(Exception):
     """A backend could not be created or loaded; the message says what to do."""
 

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from safety_eval.models.base import BackendError, GenerationParams
+from safety_eval.models.base import BackendError, GenerationParams, chat_messages
 from safety_eval.results.records import Generation
 
 log = logging.getLogger(__name__)
@@ -667,11 +667,7 @@ class HFBackend:
     # ---------------------------------------------------------------------- generation
 
     def generate(self, prompts: list[str], params: GenerationParams) -> list[Generation]:
-        conversations = [
-            [{"role": "system", "content": params.system_prompt},
-             {"role": "user", "content": prompt}]
-            for prompt in prompts
-        ]
+        conversations = [chat_messages(prompt, params) for prompt in prompts]
         return self.generate_conversations(conversations, params)
 
     def chat(self, messages: list[dict[str, str]], params: GenerationParams) -> Generation:

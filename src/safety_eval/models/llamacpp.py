@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from safety_eval.models.base import BackendError, GenerationParams
+from safety_eval.models.base import BackendError, GenerationParams, chat_messages
 from safety_eval.results.records import Generation
 
 GGUF_MAGIC = b"GGUF"
@@ -65,11 +65,7 @@ class LlamaCppBackend:
     def generate(self, prompts: list[str], params: GenerationParams) -> list[Generation]:
         results = []
         for prompt in prompts:
-            messages = [
-                {"role": "system", "content": params.system_prompt},
-                {"role": "user", "content": prompt},
-            ]
-            results.append(self.chat(messages, params))
+            results.append(self.chat(chat_messages(prompt, params), params))
         return results
 
     def chat(self, messages: list[dict[str, str]], params: GenerationParams) -> Generation:

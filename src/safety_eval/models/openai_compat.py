@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from safety_eval.models.base import BackendError, GenerationParams
+from safety_eval.models.base import BackendError, GenerationParams, chat_messages
 from safety_eval.results.records import Generation
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -67,11 +67,7 @@ class OpenAIBackend:
 
     def generate(self, prompts: list[str], params: GenerationParams) -> list[Generation]:
         def one(prompt: str) -> Generation:
-            messages = [
-                {"role": "system", "content": params.system_prompt},
-                {"role": "user", "content": prompt},
-            ]
-            return self.chat(messages, params)
+            return self.chat(chat_messages(prompt, params), params)
 
         if len(prompts) <= 1 or self.concurrency == 1:
             return [one(p) for p in prompts]
