@@ -54,7 +54,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check src tests bench model-evaluation.py
 
-typecheck: install
+typecheck: install-test
 	$(VENV)/bin/mypy
 
 pytest: install-test
