@@ -62,16 +62,20 @@ def test_bad_agent_spec_and_scenario(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "no-such-scenario" in bad.stderr
 
 
-def test_compare_two_runs(tmp_path: Path) -> None:
+def test_compare_two_runs_of_different_models(tmp_path: Path) -> None:
     runs = []
-    for seed in ("1", "2"):
-        result = cli("run", "-m", "mock", "--size", "30", "--seed", seed, "--trials", "0",
-                     "--batch", "--output", str(tmp_path))
+    for model, gen_seed in (("mock", "0"), ("mock:other", "5")):
+        result = cli("run", "-m", model, "--size", "40", "--seed", "1", "--trials", "0",
+                     "--batch", "--output", str(tmp_path),
+                     env={"SAFETY_EVAL_GENERATION__SEED": gen_seed})
+        assert result.returncode == 0, result.stderr
         runs.append(result.stdout.strip().splitlines()[-1])
     result = cli("compare", *runs, "--output", str(tmp_path / "cmp"))
     assert result.returncode == 0, result.stderr
+    assert "mock" in result.stdout and "mock:other" in result.stdout
     assert "95% CI" in result.stdout and "adjusted p" in result.stdout
     assert "Holm" in result.stdout
+    assert "significant" in result.stdout  # a verdict in words for every pair
     assert (tmp_path / "cmp" / "comparison.json").is_file()
-    as_json = cli("compare", *runs, "--format", "json")
-    assert json.loads(as_json.stdout)
+    as_json = json.loads(cli("compare", *runs, "--format", "json").stdout)
+    assert as_json
