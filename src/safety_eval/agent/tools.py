@@ -169,9 +169,15 @@ _YES = re.compile(r"\b(yes|yeah|yep|yup|affirmative|i did)\b")
 _NO = re.compile(r"\b(no|nope|negative|i did not|i didn't|i have not|i haven't|none)\b")
 
 
+_ECHOED_CHOICE = re.compile(r"\byes\s*(?:/|or|,)\s*no\b|\bno\s*(?:/|or|,)\s*yes\b")
+
+
 def parse_yes_no(text: str) -> bool | None:
-    """True for yes, False for no, None when the reply says neither (first answer wins)."""
-    lowered = text.lower().replace("\u2019", "'")
+    """True for yes, False for no, None when the reply says neither (first answer wins).
+
+    A reply that only repeats the choice ("... Answer yes or no.", as a model echoing the
+    question does) says neither."""
+    lowered = _ECHOED_CHOICE.sub(" ", text.lower().replace("\u2019", "'"))
     yes, no = _YES.search(lowered), _NO.search(lowered)
     if yes and no:
         return yes.start() < no.start()
