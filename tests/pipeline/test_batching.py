@@ -40,3 +40,14 @@ def test_never_leaves_its_bounds() -> None:
 
 def test_memory_probe_is_a_fraction() -> None:
     assert 0.0 < process_memory_fraction() < 1.0
+
+
+def test_gpu_probe_never_imports_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from safety_eval.pipeline.batching import gpu_memory_fraction; "
+            "assert gpu_memory_fraction() == 0.0; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "False"

@@ -11,6 +11,7 @@ backend's ``max_batch``).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,10 +28,12 @@ def process_memory_fraction() -> float:
 
 
 def gpu_memory_fraction() -> float:
-    """Used / total memory of the current CUDA device; 0.0 without torch or CUDA."""
-    try:
-        import torch
-    except ImportError:
+    """Used / total memory of the current CUDA device; 0.0 without torch or CUDA.
+
+    Only asks torch when the process already imported it (a GPU backend did): importing
+    torch just to learn there is no GPU would cost ~150 MB and a second of start-up."""
+    torch = sys.modules.get("torch")
+    if torch is None:
         return 0.0
     try:
         if not torch.cuda.is_available():
