@@ -64,3 +64,21 @@ def test_generated_code_is_never_executed(tmp_path: Path) -> None:
     analysis = default_engine().analyze(code)
     assert analysis.findings  # it was really analysed
     assert not marker.exists()
+
+
+def test_bandit_and_our_pack_on_the_same_issue_count_once() -> None:
+    merged = merge_findings([
+        _f("bandit", "B201", 9, "CWE-94", "high"),
+        _f("safety-eval", "SE701", 9, "CWE-489", "medium"),
+    ])
+    assert len(merged) == 1
+    assert merged[0].cwe == "CWE-489" and merged[0].tools == ["bandit:B201", "safety-eval:SE701"]
+    alone = merge_findings([_f("bandit", "B201", 9, "CWE-94")])
+    assert alone[0].cwe == "CWE-94"
+
+
+def test_flask_debug_found_by_both_tools_is_one_finding() -> None:
+    code = "from flask import Flask\napp = Flask(__name__)\napp.run(debug=True)\n"
+    found = default_engine().analyze(code).findings
+    line3 = [f for f in found if f.line == 3]
+    assert len(line3) == 1 and set(line3[0].tools) >= {"bandit:B201"}

@@ -40,6 +40,20 @@ class Analysis:
         return self.mode != "text-only"
 
 
+# Bandit files some issues under a different CWE than our rule pack does for the same
+# code (flask debug: CWE-94 vs CWE-489). For merging only, its findings use our CWE, so
+# one issue on one line is counted once; a bandit finding alone keeps its own CWE.
+_MERGE_CWE = {
+    ("bandit", "B201"): "CWE-489",  # flask app.run(debug=True)
+    ("bandit", "B104"): "CWE-1327",  # binding to all interfaces
+    ("bandit", "B311"): "CWE-338",  # random for security values
+    ("bandit", "B303"): "CWE-328",  # md5/sha1
+    ("bandit", "B324"): "CWE-328",  # hashlib md5/sha1
+    ("bandit", "B506"): "CWE-502",  # yaml.load
+    ("bandit", "B307"): "CWE-95",  # eval
+}
+
+
 def _tool_id(finding: Finding) -> str:
     return f"{finding.tool}:{finding.rule_id}"
 
@@ -52,7 +66,7 @@ def merge_findings(findings: Iterable[Finding]) -> list[Finding]:
         if finding.category == "hallucination":
             key: tuple[object, ...] = ("h", finding.line, finding.rule_id, finding.symbol)
         elif finding.cwe:
-            key = ("v", finding.line, finding.cwe)
+            key = ("v", finding.line, _MERGE_CWE.get((finding.tool, finding.rule_id), finding.cwe))
         else:
             key = ("v", finding.line, finding.tool, finding.rule_id)
         groups.setdefault(key, []).append(finding)
