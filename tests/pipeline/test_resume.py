@@ -146,6 +146,7 @@ def test_rescan_reuses_replies_and_reproduces_metrics(reference: Path, tmp_path:
     result = cli("rescan", str(copy))
     assert result.returncode == 0, result.stderr
     assert _metrics(copy) == _metrics(reference)
+    assert _summary(copy) == _summary(reference)  # agent columns included
     assert [json.loads(x)["completion"] for x in samples.read_text().splitlines()] == [
         json.loads(x)["completion"]
         for x in (reference / "mock-slow" / "samples.jsonl").read_text().splitlines()

@@ -18,9 +18,11 @@ from safety_eval.ops.crypto import cipher_for_run, iter_decrypted
 from safety_eval.pipeline.preflight import Plan, preflight
 from safety_eval.pipeline.runner import (
     PROMPTS_FILE,
+    TRIALS_FILE,
     ModelOutcome,
     Runner,
     build_samples,
+    load_trials,
     read_prompts,
     versions,
 )
@@ -135,6 +137,7 @@ def rescan_run(
                 out.append(fresh)
                 outcome.aggregate.add(fresh)
         tmp.replace(path)
+        outcome.trials = load_trials(folder / TRIALS_FILE)  # agent trials are kept as they are
         runner.write_model_files(outcome)
         outcomes.append(outcome)
     runner.write_summary(run_dir, outcomes)
