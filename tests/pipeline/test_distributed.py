@@ -138,6 +138,17 @@ def test_a_dead_replica_is_reported_clearly() -> None:
     backend = RayBackend("mock", replicas=2, num_cpus=REPLICA_CPUS, batch_per_replica=4)
     try:
         ray.kill(backend.actors[0], no_restart=True)
+        # ray.kill is asynchronous: wait until the actor is really gone, so the test does not
+        # race a request that reaches it before the kill does
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                ray.get(backend.actors[0].info.remote(), timeout=60)
+            except ray.exceptions.RayActorError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the killed actor kept answering for 60 s")
         with pytest.raises(ReplicaDiedError, match=r"model replica 1/2 of mock died"):
             backend.generate(_prompts(8), PARAMS)
         assert isinstance(ReplicaDiedError("x"), BackendError)  # the CLI reports it, exit 2
