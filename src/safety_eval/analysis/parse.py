@@ -34,9 +34,6 @@ _KEYWORDS = frozenset(
         "return try while with yield match case type print exec"
     ).split()
 )
-_OPENER_KEYWORDS = frozenset(
-    "if elif else for while with try except finally def class async match case".split()
-)
 _PROSE_START = re.compile(r"^([A-Za-z][\w'’]*)[,:.]?\s+([A-Za-z][\w'’]*)[,:.]?\s+([A-Za-z][\w'’]*)")
 _CAPITALIZED = re.compile(r"^[A-Z][a-z'’]+[,:]?$")
 _PLAIN_WORD = re.compile(r"^[\w'’,.:;!?`*-]+$")
@@ -402,14 +399,10 @@ def _repair(lines: list[str], err: SyntaxError, tried: dict[int, int]) -> bool:
     if single:
         end = start  # an unclosed bracket swallowed the next lines: repair the head only
     last_info = infos[end]
-    head = lines[start].strip()
-    first_word = re.match(r"[A-Za-z_]+", head)
     is_opener = (last_info.last_sig == ":" and last_info.depth_end == 0) or (
         single and _code_part(lines[start], infos[start]).endswith(":")
     )
-    if count == 0 and is_opener and first_word and first_word.group() in _OPENER_KEYWORDS:
-        lines[start] = ind + "if True:"
-    elif count <= 1:
+    if count <= 1:
         lines[start] = ind + ("if True:" if is_opener else "pass")
     else:
         lines[start] = ""
