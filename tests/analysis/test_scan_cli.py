@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.pipeline.conftest import REPO, cli
+from tests.pipeline.conftest import cli
 
 SARIF_SCHEMA = Path(sys.prefix) / "tools" / "sarif" / "sarif-2.1.0.json"
 
@@ -105,4 +105,3 @@ def test_scan_never_runs_the_code(tmp_path: Path) -> None:
     (tmp_path / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
     cli("scan", str(tmp_path))
     assert not marker.exists()
-    assert REPO.is_dir()

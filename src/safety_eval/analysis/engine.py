@@ -243,26 +243,15 @@ class ParallelEngine:
 def analyze_parallel(
     codes: Sequence[str],
     workers: int,
-    chunk_size: int = 64,
     select: Sequence[str] | None = None,
     ignore: Sequence[str] | None = None,
 ) -> list[Analysis]:
-    """``default_engine().analyze_many`` spread over ``workers`` processes (order kept).
-
-    Each worker builds its engine once; code goes to the workers as text and comes back
-    as picklable ``Analysis`` records. ``workers <= 1`` runs in this process.
-    """
-    if workers <= 1 or len(codes) <= chunk_size:
+    """``default_engine().analyze_many`` once over ``workers`` processes (order kept);
+    ``workers <= 1`` runs in this process."""
+    if workers <= 1:
         return default_engine(select=select, ignore=ignore).analyze_many(codes)
-    from concurrent.futures import ProcessPoolExecutor
-
-    chunks = [list(codes[i : i + chunk_size]) for i in range(0, len(codes), chunk_size)]
-    out: list[Analysis] = []
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        initializer=_init_worker,
-        initargs=(list(select or []) or None, list(ignore or []) or None),
-    ) as pool:
-        for part in pool.map(_analyze_chunk, chunks):
-            out.extend(part)
-    return out
+    engine = ParallelEngine(workers, select=select, ignore=ignore)
+    try:
+        return engine.analyze_many(codes)
+    finally:
+        engine.close()

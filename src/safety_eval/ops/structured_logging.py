@@ -188,7 +188,6 @@ def configure(level: str = "INFO", console: bool = True, stream: TextIO | None =
     ``level`` is one of DEBUG, INFO, WARNING, ERROR, CRITICAL (any case), as given to
     ``--log-level``. The console handler writes human-readable lines to ``stream``
     (default: stderr); ``console=False`` removes it (``run.log`` handlers stay).
-    Replaces the handler of :mod:`safety_eval.ops.logging` if that one was installed.
     """
     name = level.upper()
     if name not in LEVELS:

@@ -7,6 +7,7 @@ incrementally; every other file is written atomically.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -187,7 +188,10 @@ def build_samples(
     ]
 
 
-_INSTALLS: list[HallucinationScanner] = []
+@functools.cache
+def _install_scanner() -> HallucinationScanner:
+    """One scanner (and one loaded PyPI index) per process, built on first use."""
+    return HallucinationScanner()
 
 
 def _add_reply_installs(reply: str, analysis: Analysis) -> None:
@@ -198,10 +202,8 @@ def _add_reply_installs(reply: str, analysis: Analysis) -> None:
     """
     if "install" not in reply and "requirements" not in reply:
         return
-    if not _INSTALLS:
-        _INSTALLS.append(HallucinationScanner())
     try:
-        found = _INSTALLS[0].install_findings(reply)
+        found = _install_scanner().install_findings(reply)
     except IndexLoadError as exc:
         analysis.errors.append(ScanError(source="hallucination", message=str(exc)))
         return

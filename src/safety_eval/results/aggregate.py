@@ -178,7 +178,7 @@ class ModelAggregate:
             "parse_modes": dict(self.parse_modes),
             "generation_errors": self.generation_errors,
             "samples_with_scan_errors": self.samples_with_scan_errors,
-            "mean_latency_s": self._ratio(0) if not self.samples else self.latency_s / self.samples,
+            "mean_latency_s": self.latency_s / self.samples if self.samples else 0.0,
             "tokens_per_s": self.tokens / self.latency_s if self.latency_s > 0 else 0.0,
         }
 
